@@ -1,0 +1,108 @@
+"""The one entry point: `latentcli TASK [hydra overrides]`; pops TASK and hands the rest to Hydra."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+TASKS = {
+    "train": "fit a model (gan, bigan) to a dataset: checkpoints, sample grids, curves",
+    "invert": "recover latents z of test images from a checkpoint: latents.pt, reconstructions, summary",
+    "evaluate": "measure a checkpoint: reconstruction MSE/PSNR, mode coverage on 2-D data; metrics.json",
+}
+
+USAGE = """usage: latentcli TASK [OVERRIDES...] [-m] [--cfg job] [--info] [--help]
+
+Latent inference in GANs: train models with a way back from x to z, invert images, measure.
+
+tasks:
+{tasks}
+
+examples:
+  latentcli train                                  # bigan on the bundled digits, a few CPU minutes
+  latentcli train model=gan dataset=grid25
+  latentcli invert ckpt=outputs/train/.../checkpoints/last.ckpt inference=optimize
+  latentcli evaluate ckpt=outputs/train/.../checkpoints/last.ckpt
+  latentcli train -m model=gan,bigan seed=0,1,2    # a sweep
+
+`latentcli TASK --help` lists the task's config groups and options.
+"""
+
+
+def config_dir() -> str:
+    """configs/ inside the installed package (wheel), else the source tree's top-level configs/."""
+    here = Path(__file__).resolve().parent
+    installed = here / "configs"
+    return str(installed if installed.is_dir() else here.parent / "configs")
+
+
+def _usage() -> str:
+    width = max(map(len, TASKS))
+    return USAGE.format(tasks="\n".join(f"  {name:<{width}}  {line}" for name, line in TASKS.items()))
+
+
+def _run_hydra(task: str, hydra_args: list[str]) -> None:
+    import hydra
+
+    from latentcli.errors import UserError
+
+    module = importlib.import_module(f"latentcli.tasks.{task}")
+
+    @hydra.main(config_path=config_dir(), config_name=task, version_base="1.3")
+    def entry(cfg):
+        try:
+            return module.run(cfg)
+        except UserError as err:
+            print(f"latentcli {task}: error: {err}", file=sys.stderr)
+            sys.exit(getattr(err, "exit_code", 2))
+
+    sys.argv = [f"latentcli {task}", *hydra_args]
+    entry()
+
+
+def _complete(args: list[str]) -> int:
+    """Hydra's shell completion calls `latentcli -sc query=SHELL` with COMP_LINE set: route it to the task."""
+    words = os.environ.get("COMP_LINE", "").split()
+    line_ends_in_space = os.environ.get("COMP_LINE", "").endswith(" ")
+    if len(words) < 2 or (len(words) == 2 and not line_ends_in_space):
+        prefix = words[1] if len(words) == 2 else ""
+        print("\n".join(t for t in TASKS if t.startswith(prefix)))
+        return 0
+    task = words[1]
+    if task not in TASKS:
+        return 0
+    line = os.environ["COMP_LINE"]
+    cut = line.index(task) + len(task)
+    os.environ["COMP_LINE"] = line[: line.index(task)] + line[cut:].lstrip()
+    removed = len(line) - len(os.environ["COMP_LINE"])
+    if "COMP_POINT" in os.environ:
+        os.environ["COMP_POINT"] = str(max(int(os.environ["COMP_POINT"]) - removed, 0))
+    _run_hydra(task, args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage(), file=sys.stdout if args else sys.stderr)
+        return 0 if args else 2
+    if args[0] == "--version":
+        from latentcli import __version__
+
+        print(f"latentcli {__version__}")
+        return 0
+    if args[0] in ("-sc", "--shell-completion") and any(a.startswith("query=") for a in args):
+        return _complete(args)
+    task, rest = args[0], args[1:]
+    if task not in TASKS:
+        print(f"latentcli: unknown task {task!r}; valid tasks: {', '.join(TASKS)} (see latentcli --help)",
+              file=sys.stderr)
+        return 2
+    _run_hydra(task, rest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""In-memory datasets and the resumable batch stream: the batch at step s depends only on (seed, s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+class TensorPairs(Dataset):
+    """Inputs x (float tensor, N x ...) and labels y (long tensor, N; -1 where there are none)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        self.x = x
+        self.y = y if y is not None else torch.full((len(x),), -1, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+    def __getitems__(self, indices: list[int]):
+        # DataLoader fetches a whole batch with one call: one gather instead of batch_size lookups.
+        idx = torch.as_tensor(indices)
+        return self.x[idx], self.y[idx]
+
+    def subset(self, n: int | None) -> "TensorPairs":
+        """The first n items (all if n is None): a fixed, reproducible evaluation set."""
+        return self if n is None else TensorPairs(self.x[:n], self.y[:n])
+
+
+@dataclass
+class DataInfo:
+    """What a model needs to know about its data; stored in every checkpoint."""
+
+    name: str
+    shape: list[int]  # one item: [d] for points, [c, h, w] for images
+    kind: str  # "points" (raw coordinates) | "image" (values in [-1, 1])
+    extra: dict = field(default_factory=dict)  # e.g. mode centres and sigma of a toy mixture
+
+    @property
+    def value_range(self):
+        return [-1.0, 1.0] if self.kind == "image" else None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "kind": self.kind, "range": self.value_range,
+                "extra": self.extra}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataInfo":
+        return cls(d["name"], list(d["shape"]), d["kind"], dict(d.get("extra") or {}))
+
+
+@dataclass
+class DataBundle:
+    train: TensorPairs
+    test: TensorPairs
+    info: DataInfo
+
+
+class EpochBatches(Sampler):
+    """Endless batches of indices, reshuffled every epoch from (seed, epoch); starts at any step."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, start_step: int = 0):
+        if batch_size > n:
+            raise ValueError(f"batch size {batch_size} is larger than the dataset ({n} items)")
+        self.n, self.batch_size, self.seed, self.start_step = n, batch_size, seed, start_step
+        self.steps_per_epoch = n // batch_size  # the ragged last batch of an epoch is dropped
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start_step
+        epoch, perm = -1, None
+        while True:
+            this_epoch, i = divmod(step, self.steps_per_epoch)
+            if this_epoch != epoch:
+                epoch = this_epoch
+                generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+                perm = torch.randperm(self.n, generator=generator)
+            yield perm[i * self.batch_size:(i + 1) * self.batch_size].tolist()
+            step += 1
+
+
+def _whole_batch(batch):
+    return batch
+
+
+def batch_stream(dataset: TensorPairs, batch_size: int, seed: int, start_step: int = 0,
+                 num_workers: int = 0, pin_memory: bool = False) -> Iterator:
+    """Yields (x, y) batches forever from `start_step` on, identical to an unbroken run's."""
+    loader = DataLoader(
+        dataset,
+        batch_sampler=EpochBatches(len(dataset), batch_size, seed, start_step),
+        collate_fn=_whole_batch,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        generator=torch.Generator(),  # the loader's own seed draw must not touch the global RNG
+        persistent_workers=False,
+    )
+    return iter(loader)

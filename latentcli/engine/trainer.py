@@ -1,0 +1,293 @@
+"""The one optimisation loop of latentcli: model training, post-hoc regressors and latent inversion.
+
+A *trainable* is an nn.Module with
+    optimizers() -> {name: torch.optim.Optimizer}
+    losses(batch) -> iterator of (optimizer_name, scalar loss, {log_name: tensor})
+The Trainer applies each yielded loss to its optimiser in the order yielded (a GAN yields the
+discriminator's loss, then the generator's, computed after the discriminator's update). Models
+never call backward() or step() themselves.
+
+Exact resume: the data order is a pure function of (seed, step) (see data.stream) and every
+random draw comes from the global generators whose states the checkpoint stores, so a run
+stopped at step k and resumed ends bitwise equal to one that never stopped (on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from latentcli.engine import checkpoint as ckpt_io
+from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_device
+from latentcli.engine.logging import MetricsLogger
+from latentcli.errors import UserError
+
+
+class DivergedError(UserError):
+    """A loss became NaN or infinite; the run stopped without saving the bad weights."""
+
+    exit_code = 1
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 1000
+    max_seconds: float | None = None  # wall-clock budget of this process; a checkpoint is saved when it runs out
+    device: str = "auto"
+    precision: str = "auto"  # auto | 32 | bf16 | fp16 (mixed precision only on CUDA)
+    compile: bool = False
+    grad_clip: float | None = None  # max gradient norm per optimiser
+    ema_decay: float | None = None  # EMA of all model weights, used for sampling and inversion
+    log_every: int = 50
+    sample_every: int = 500  # calls on_periodic (sample grids) every N steps and at the end
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3  # periodic step-N.ckpt files kept besides last.ckpt
+    num_workers: int = 0
+    progress: bool = True
+    tensorboard: bool = True
+
+    @classmethod
+    def from_cfg(cls, cfg) -> "TrainerConfig":
+        values = dict(cfg)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(f"unknown trainer option(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    step: int
+    stopped_by: str  # max_steps | max_seconds | SIGTERM | SIGUSR2
+    seconds: float
+    last_logs: dict[str, float] = field(default_factory=dict)
+
+
+class Trainer:
+    """Runs `model.losses` through the optimisers until a budget runs out; logs and checkpoints.
+
+    run_dir=None (as in inversion) means no files: no metrics, no checkpoints.
+    checkpoint_meta holds what the checkpoint needs besides state (the config, the data shape).
+    on_periodic(step) is called every `sample_every` steps and at the end (sample grids).
+    """
+
+    def __init__(
+        self,
+        cfg: TrainerConfig,
+        run_dir: str | Path | None = None,
+        checkpoint_meta: dict | None = None,
+        on_periodic: Callable[[int], None] | None = None,
+        desc: str = "train",
+    ):
+        self.cfg = cfg
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.checkpoint_meta = checkpoint_meta or {}
+        self.on_periodic = on_periodic
+        self.desc = desc
+        self.device = pick_device(cfg.device)
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
+        self._stop_signal: str | None = None
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        return self.run_dir / "checkpoints" if self.run_dir is not None else None
+
+    def fit(
+        self,
+        model: torch.nn.Module,
+        make_batches: Callable[[int], Iterator],
+        resume: dict | None = None,
+    ) -> TrainResult:
+        """Optimises `model` on the batches `make_batches(start_step)` yields, from `resume` if given."""
+        cfg = self.cfg
+        model.to(self.device)
+        model.train()
+        optimizers = model.optimizers()
+        scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        ema = None
+        if cfg.ema_decay:
+            ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        step = 0
+        if resume is not None:
+            step = self._restore(resume, model, optimizers, ema, scaler)
+        if cfg.compile:
+            for net in model.children():
+                net.compile()
+
+        logger = None
+        if self.run_dir is not None:
+            logger = MetricsLogger(self.run_dir, resume_step=step, tensorboard=cfg.tensorboard)
+        batches = make_batches(step)
+        running: dict[str, torch.Tensor] = {}
+        running_count = 0
+        last_logs: dict[str, float] = {}
+        stopped_by = "max_steps"
+        start = time.monotonic()
+        bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress,
+                   dynamic_ncols=True, leave=False)
+        try:
+            with self._signals_caught():
+                while step < cfg.max_steps:
+                    if self._stop_signal:
+                        stopped_by = self._stop_signal
+                        break
+                    if cfg.max_seconds is not None and time.monotonic() - start >= cfg.max_seconds:
+                        stopped_by = "max_seconds"
+                        break
+                    batch = to_device(next(batches), self.device)
+                    logs = self._step(model, optimizers, scaler, batch, step)
+                    scaler.update()
+                    if ema is not None:
+                        ema.update_parameters(model)
+                    step += 1
+                    for name, value in logs.items():
+                        running[name] = running.get(name, 0.0) + value
+                    running_count += 1
+                    if step % cfg.log_every == 0 or step == cfg.max_steps:
+                        last_logs = {k: float(v) / running_count for k, v in running.items()}
+                        running, running_count = {}, 0
+                        if logger is not None:
+                            logger.log(step, last_logs)
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in list(last_logs.items())[:4]}, refresh=False)
+                    bar.update(1)
+                    if self.on_periodic is not None and step % cfg.sample_every == 0:
+                        self._with_ema(model, ema, lambda: self.on_periodic(step))
+                    if self.run_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                        self._save(step, model, optimizers, ema, scaler, periodic=True)
+        finally:
+            bar.close()
+            if logger is not None:
+                logger.close()
+        if self.run_dir is not None:
+            self._save(step, model, optimizers, ema, scaler, periodic=False)
+        if self.on_periodic is not None and step % cfg.sample_every != 0:
+            self._with_ema(model, ema, lambda: self.on_periodic(step))
+        if ema is not None:  # hand back the averaged weights: they are what sampling and inversion use
+            model.load_state_dict(ema.module.state_dict())
+        return TrainResult(step, stopped_by, time.monotonic() - start, last_logs)
+
+    def _step(self, model, optimizers, scaler, batch, step: int) -> dict[str, torch.Tensor]:
+        logs: dict[str, torch.Tensor] = {}
+        losses = model.losses(batch)
+        while True:
+            with autocast(self.device, self.amp_dtype):  # forward passes only; backward runs outside
+                item = next(losses, None)
+            if item is None:
+                return logs
+            name, loss, item_logs = item
+            if not torch.isfinite(loss):
+                raise DivergedError(self._diverged_message(step + 1, name, loss))
+            optimizer = optimizers[name]
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if self.cfg.grad_clip:
+                scaler.unscale_(optimizer)
+                params = [p for group in optimizer.param_groups for p in group["params"]]
+                torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+            scaler.step(optimizer)
+            for key, value in item_logs.items():
+                logs[key] = value.detach().float()
+
+    def _diverged_message(self, step: int, name: str, loss: torch.Tensor) -> str:
+        where = ""
+        if self.run_dir is not None:
+            last = self.checkpoint_dir / "last.ckpt"
+            where = f"; last good checkpoint: {last}" if last.exists() else "; no checkpoint was saved before it"
+        return f"loss for optimizer '{name}' became {loss.item()} at step {step}: stopped{where}"
+
+    def _with_ema(self, model, ema, fn) -> None:
+        """Runs fn (sampling) with the EMA weights swapped in, then puts the live weights back."""
+        if ema is None:
+            fn()
+            return
+        live = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(ema.module.state_dict())
+        try:
+            fn()
+        finally:
+            model.load_state_dict(live)
+
+    def _save(self, step, model, optimizers, ema, scaler, periodic: bool) -> None:
+        state = {
+            "format_version": ckpt_io.FORMAT_VERSION,
+            **self.checkpoint_meta,
+            "step": step,
+            "model": model.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+            "ema": ema.state_dict() if ema is not None else None,
+            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+            "rng": ckpt_io.rng_state(),
+        }
+        directory = self.checkpoint_dir
+        last = directory / "last.ckpt"
+        if periodic:
+            path = directory / ckpt_io.periodic_name(step)
+            ckpt_io.save_atomic(state, path)
+            _link_atomic(path, last)  # last.ckpt is the same bytes: a hard link, not a second write
+            ckpt_io.prune_periodic(directory, self.cfg.keep_checkpoints)
+        else:
+            ckpt_io.save_atomic(state, last)
+
+    def _restore(self, state: dict, model, optimizers, ema, scaler) -> int:
+        model.load_state_dict(state["model"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        if ema is not None:
+            if state.get("ema") is None:
+                raise UserError("trainer.ema_decay is set but the checkpoint has no EMA weights to resume")
+            ema.load_state_dict(state["ema"])
+        if scaler.is_enabled() and state.get("scaler") is not None:
+            scaler.load_state_dict(state["scaler"])
+        ckpt_io.set_rng_state(state["rng"])
+        return int(state["step"])
+
+    def _signals_caught(self):
+        return _CatchStopSignals(self)
+
+
+class _CatchStopSignals:
+    """While active, SIGTERM/SIGUSR2 (a scheduler's preemption) ask the loop to save and stop."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR2") if hasattr(signal, name))
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        self.previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.trainer._stop_signal = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def _link_atomic(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:  # filesystems without hard links: copy instead
+        import shutil
+
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+

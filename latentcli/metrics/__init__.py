@@ -1,0 +1,1 @@
+"""Metrics, one module each: reconstruction (MSE, PSNR) and mode coverage (PacGAN protocol)."""

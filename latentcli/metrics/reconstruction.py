@@ -1,0 +1,16 @@
+"""Reconstruction quality of x_hat = G(z_hat) against x: mean squared error and PSNR."""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics.functional.image import peak_signal_noise_ratio
+
+
+def reconstruction_metrics(x: torch.Tensor, x_hat: torch.Tensor, kind: str) -> dict[str, float]:
+    """MSE over all values; for images in [-1, 1] also PSNR in dB, averaged over images."""
+    x, x_hat = x.float().cpu(), x_hat.float().cpu()
+    result = {"mse": float((x_hat - x).pow(2).mean())}
+    if kind == "image":
+        psnr = peak_signal_noise_ratio(x_hat, x, data_range=(-1.0, 1.0), reduction="none", dim=(1, 2, 3))
+        result["psnr"] = float(psnr.mean())
+    return result

@@ -1,0 +1,24 @@
+"""Rebuild a trained model from its checkpoint file alone (no config re-typed, no dataset needed)."""
+
+from __future__ import annotations
+
+from omegaconf import OmegaConf
+
+from latentcli.data.stream import DataInfo
+from latentcli.engine import checkpoint as ckpt_io
+from latentcli.engine.device import pick_device
+from latentcli.models import LatentModel, build_model
+
+
+def load_checkpoint(path, device: str = "auto") -> tuple[LatentModel, dict]:
+    """(model in eval mode on `device`, the checkpoint dict). EMA weights are used when the run kept them."""
+    ckpt = ckpt_io.load(path)
+    config = OmegaConf.create(ckpt["config"])
+    model = build_model(config.model, DataInfo.from_dict(ckpt["data"]))
+    if ckpt.get("ema") is not None:
+        prefix = "module."
+        model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["ema"].items() if k.startswith(prefix)})
+    else:
+        model.load_state_dict(ckpt["model"])
+    model.to(pick_device(device)).eval()
+    return model, ckpt

@@ -1,0 +1,43 @@
+"""What the tasks share: the run directory, seeding, and reading a checkpoint's model and test data."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+
+from latentcli.data import DataBundle, build_dataset
+from latentcli.errors import UserError
+from latentcli.restore import load_checkpoint
+
+
+def run_dir() -> Path:
+    """Hydra's output directory for this job (never the working directory)."""
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def model_and_data(cfg):
+    """The checkpoint's model and its dataset, both rebuilt from the checkpoint alone."""
+    if not cfg.get("ckpt"):
+        raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt)")
+    model, ckpt = load_checkpoint(cfg.ckpt, device=cfg.device)
+    data: DataBundle = build_dataset(OmegaConf.create(ckpt["config"]["dataset"]))
+    return model, ckpt, data
+
+
+def count_or_all(n) -> int | None:
+    if n is None:
+        return None
+    if int(n) <= 0:
+        raise UserError(f"n={n} must be a positive number of items (or null for all)")
+    return int(n)
