@@ -1,0 +1,48 @@
+"""Shared test helpers: tiny budgets, CPU only, and running the installed `latentcli` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from latentcli.data.images import DEBIAN_FASHION_MNIST
+
+torch.set_num_threads(2)
+
+# Small, fast settings for a real end-to-end run on grid25 (seconds on 2 CPU cores).
+TINY_TOY = [
+    "dataset=grid25", "dataset.n_train=2048", "dataset.n_test=256", "batch_size=64",
+    "model.width=32", "trainer.device=cpu", "trainer.progress=false", "trainer.tensorboard=false",
+    "trainer.log_every=5",
+]
+
+
+def run_cli(*args: str, cwd: Path | None = None, check: bool = True, timeout: float = 300,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs `python -m latentcli ARGS` in a fresh process and returns the finished process."""
+    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
+    full_env.pop("HYDRA_FULL_ERROR")  # users see Hydra's short errors; so must the tests
+    proc = subprocess.run([sys.executable, "-m", "latentcli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"latentcli {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def fashion_mnist_available() -> bool:
+    return DEBIAN_FASHION_MNIST.is_dir()
+
+
+@pytest.fixture
+def require_fashion_mnist():
+    """Skips when Fashion-MNIST is absent, unless LATENTCLI_REQUIRE_DATA=1 (CI), where it fails instead."""
+    if not fashion_mnist_available():
+        message = f"Fashion-MNIST not installed at {DEBIAN_FASHION_MNIST} (apt-get install dataset-fashion-mnist)"
+        if os.environ.get("LATENTCLI_REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)

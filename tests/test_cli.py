@@ -1,0 +1,134 @@
+"""The command line as a user meets it, each run in a fresh process: help, errors, train -> invert -> evaluate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import TINY_TOY, run_cli
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_the_tasks():
+    out = run_cli("--help").stdout
+    for task in ("train", "invert", "evaluate"):
+        assert f"\n  {task} " in out
+
+
+def test_unknown_task_is_one_line_and_exit_2():
+    proc = run_cli("trian", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "valid tasks: train, invert, evaluate" in proc.stderr
+
+
+def test_bad_override_gets_hydras_message_without_traceback(tmp_path):
+    proc = run_cli("train", "model=nope", check=False, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "Could not find 'model/nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_checkpoint_is_one_clear_line(tmp_path):
+    proc = run_cli("invert", f"ckpt={tmp_path}/none.ckpt", f"hydra.run.dir={tmp_path}", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"latentcli invert: error: checkpoint not found: {tmp_path}/none.ckpt"
+
+
+def test_task_help_and_cfg_job_work(tmp_path):
+    assert "model: bigan, gan" in run_cli("train", "--help", cwd=tmp_path).stdout
+    job = run_cli("train", "model=gan", "--cfg", "job", cwd=tmp_path).stdout
+    assert "name: gan" in job and "max_steps:" in job
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("bigan_grid25")
+    out = run_cli("train", "model=bigan", *TINY_TOY, "trainer.max_steps=30", "trainer.sample_every=15",
+                  f"hydra.run.dir={run}")
+    assert "stopped by max_steps at step 30" in out.stdout
+    return run
+
+
+def test_train_writes_a_run_directory(toy_run):
+    assert (toy_run / "checkpoints" / "last.ckpt").exists()
+    assert (toy_run / ".hydra" / "config.yaml").exists()
+    assert sorted(p.name for p in (toy_run / "samples").iterdir()) == ["step-00000015.png", "step-00000030.png"]
+    steps = [json.loads(line)["step"] for line in (toy_run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(5, 31, 5))
+
+
+@pytest.mark.parametrize("inference", ["encoder", "optimize"])
+def test_invert_writes_latents_picture_and_summary(toy_run, tmp_path, inference):
+    options = ["inference.steps=20", "inference.progress=false"] if inference == "optimize" else []
+    run_cli("invert", f"ckpt={toy_run}/checkpoints/last.ckpt", f"inference={inference}", *options, "n=50",
+            "device=cpu", f"hydra.run.dir={tmp_path}")
+    latents = torch.load(tmp_path / "latents.pt", weights_only=True)
+    assert latents["z"].shape == (50, 8) and latents["loss"].shape == (50,)
+    assert torch.equal(latents["ids"], torch.arange(50)) and latents["method"] == inference
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["n"] == 50 and summary["method"] == inference
+    assert summary["loss_mean"] == pytest.approx(float(latents["loss"].mean()), rel=1e-5)
+    assert (tmp_path / "reconstructions.png").stat().st_size > 0
+
+
+def test_evaluate_toy_reports_modes(toy_run, tmp_path):
+    out = run_cli("evaluate", f"ckpt={toy_run}/checkpoints/last.ckpt", "device=cpu", f"hydra.run.dir={tmp_path}")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["model"] == "bigan" and metrics["inference"] == "encoder" and metrics["step"] == 30
+    assert metrics["modes"]["modes_total"] == 25 and metrics["modes"]["n_samples"] == 2500
+    assert 0 <= metrics["modes"]["high_quality_fraction"] <= 1
+    assert (tmp_path / "modes.png").exists()
+    assert "modes " in out.stdout
+
+
+def test_images_end_to_end_and_gan_encoder_error(tmp_path):
+    run = tmp_path / "gan_digits"
+    run_cli("train", "model=gan", "dataset=digits", "model.width=8", "trainer=debug", f"hydra.run.dir={run}")
+    ckpt = run / "checkpoints" / "last.ckpt"
+    refused = run_cli("invert", f"ckpt={ckpt}", "inference=encoder", f"hydra.run.dir={tmp_path / 'inv'}",
+                      check=False)
+    assert refused.returncode == 2 and "has no encoder" in refused.stderr and "Traceback" not in refused.stderr
+    run_cli("evaluate", f"ckpt={ckpt}", "inference.steps=5", "inference.progress=false", "n=20", "device=cpu",
+            f"hydra.run.dir={tmp_path / 'ev'}")
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["inference"] == "optimize" and metrics["n_test"] == 20
+    assert 0 < metrics["recon"]["psnr"] < 60
+    assert (tmp_path / "ev" / "samples.png").exists() and (tmp_path / "ev" / "reconstructions.png").exists()
+
+
+def test_multirun_with_the_joblib_launcher(tmp_path):
+    run_cli("train", "-m", "model=gan,bigan", *TINY_TOY, "trainer.max_steps=5", "hydra/launcher=joblib",
+            f"hydra.sweep.dir={tmp_path}")
+    ckpts = sorted(tmp_path.glob("*/checkpoints/last.ckpt"))
+    assert len(ckpts) == 2
+    names = {torch.load(c, weights_only=True)["config"]["model"]["name"] for c in ckpts}
+    assert names == {"gan", "bigan"}
+
+
+def test_installed_wheel_runs_from_another_directory(tmp_path):
+    """A non-editable install must find its configs inside the package, not in the source tree."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path / "dist"), str(ROOT)], check=True, capture_output=True)
+    wheel = next((tmp_path / "dist").glob("latentcli-*.whl"))
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True)
+    assert (target / "latentcli" / "configs" / "model" / "bigan.yaml").exists()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run([sys.executable, "-c", "import latentcli.cli as c; print(c.config_dir())"],
+                          cwd=elsewhere, env=env, capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == str(target / "latentcli" / "configs")
+    proc = subprocess.run([sys.executable, "-m", "latentcli", "train", "model=gan", "dataset=ring8", "--cfg", "job"],
+                          cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "name: ring8" in proc.stdout

@@ -1,0 +1,57 @@
+"""Every config group option composes and resolves through Hydra's compose API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from latentcli.cli import config_dir
+from latentcli.data import DATASETS
+from latentcli.engine.trainer import TrainerConfig
+from latentcli.inference import METHODS
+from latentcli.models import MODELS
+
+GROUPS = Path(config_dir())
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (GROUPS / group).glob("*.yaml"))
+
+
+def test_every_option_has_its_implementation():
+    assert options("model") == sorted(MODELS)
+    assert options("dataset") == sorted(DATASETS)
+    assert options("inference") == sorted(METHODS)
+
+
+@pytest.mark.parametrize("model", options("model"))
+@pytest.mark.parametrize("dataset", options("dataset"))
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_train_config_composes_and_resolves(model, dataset, trainer):
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={model}", f"dataset={dataset}", f"trainer={trainer}"])
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert resolved["model"]["name"] == model
+    assert resolved["dataset"]["name"] == dataset
+    assert resolved["model"]["latent_dim"] == resolved["dataset"]["latent_dim"]
+    TrainerConfig.from_cfg(OmegaConf.create(resolved["trainer"]))  # every key is one the Trainer knows
+
+
+@pytest.mark.parametrize("task", ["invert", "evaluate"])
+@pytest.mark.parametrize("inference", options("inference"))
+def test_inversion_configs_compose(task, inference):
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(task, overrides=[f"inference={inference}", "ckpt=x.ckpt"], return_hydra_config=True)
+    assert cfg.inference.method == inference
+    assert cfg.inference.batch_size > 0
+    assert cfg.hydra.job.name == task
+
+
+def test_unknown_trainer_key_is_a_clear_error():
+    from latentcli.errors import UserError
+
+    with pytest.raises(UserError, match="unknown trainer option"):
+        TrainerConfig.from_cfg({"max_step": 3})

@@ -1,0 +1,221 @@
+"""The training loop: exact resume, NaN stops, atomic checkpoints, budgets, signals, losses going down."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+from conftest import TINY_TOY, run_cli
+from latentcli.data import batch_stream
+from latentcli.data.toy import load_toy
+from latentcli.engine import checkpoint as ckpt_io
+from latentcli.engine.trainer import DivergedError, Trainer, TrainerConfig
+from latentcli.models import build_model
+from latentcli.tasks.common import seed_everything
+
+MODEL = OmegaConf.create({"name": "bigan", "latent_dim": 4, "width": 16, "depth": 2, "lr_g": 1e-3, "lr_d": 1e-3,
+                          "betas": [0.5, 0.999], "d_dropout": 0.2})
+
+
+def quiet(**overrides) -> TrainerConfig:
+    return TrainerConfig(**{"device": "cpu", "progress": False, "tensorboard": False, "log_every": 1, **overrides})
+
+
+def train_bigan(run_dir: Path, max_steps: int, resume: dict | None = None, **trainer) -> nn.Module:
+    seed_everything(0)
+    data = load_toy("grid25", 512, 64)
+    model = build_model(MODEL, data.info)
+    cfg = quiet(max_steps=max_steps, checkpoint_every=4, ema_decay=0.9, **trainer)
+    meta = {"config": {"model": OmegaConf.to_container(MODEL)}, "data": data.info.to_dict()}
+    Trainer(cfg, run_dir, checkpoint_meta=meta).fit(model, lambda s: batch_stream(data.train, 32, 0, s), resume=resume)
+    return model
+
+
+def assert_same_state(a: dict, b: dict, path: str = "") -> None:
+    assert type(a) is type(b), path
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), f"tensors differ at {path}"
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_same_state(a[key], b[key], f"{path}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
+
+
+def test_resumed_run_equals_uninterrupted_run_bitwise(tmp_path):
+    train_bigan(tmp_path / "straight", 20)
+    train_bigan(tmp_path / "stopped", 10)  # checkpoints at 4 and 8, last.ckpt at 10
+    resume = ckpt_io.load(tmp_path / "stopped" / "checkpoints" / "last.ckpt")
+    assert resume["step"] == 10
+    train_bigan(tmp_path / "stopped", 20, resume=resume)
+    straight = ckpt_io.load(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    resumed = ckpt_io.load(tmp_path / "stopped" / "checkpoints" / "last.ckpt")
+    for key in ("step", "model", "optimizers", "ema", "rng"):
+        assert_same_state(straight[key], resumed[key], key)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "stopped" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 21))  # the log reads as one run: no repeated or missing steps
+
+
+def test_data_stream_continues_from_any_step():
+    data = load_toy("ring8", 300, 10)
+    straight = list(itertools.islice(batch_stream(data.train, 64, seed=3), 12))  # crosses epoch boundaries
+    resumed = list(itertools.islice(batch_stream(data.train, 64, seed=3, start_step=7), 5))
+    for a, b in zip(straight[7:], resumed):
+        assert torch.equal(a[0], b[0])
+    first_epoch = torch.cat([b[0] for b in straight[:4]])  # 300 // 64 = 4 batches per epoch, no repeats
+    assert len(torch.unique(first_epoch, dim=0)) == 256
+
+
+def test_periodic_checkpoints_keep_the_newest(tmp_path):
+    train_bigan(tmp_path, 20, keep_checkpoints=2)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt"))
+    assert names == ["last.ckpt", "step-00000016.ckpt", "step-00000020.ckpt"]
+    assert ckpt_io.load(tmp_path / "checkpoints" / "last.ckpt")["step"] == 20
+
+
+class Regression(nn.Module):
+    """y = 3x - 1 fitted by a linear layer; the loss turns NaN at `nan_at_step` when set."""
+
+    def __init__(self, nan_at_step: int | None = None):
+        super().__init__()
+        self.linear = nn.Linear(1, 1)
+        self.nan_at_step, self.calls = nan_at_step, 0
+
+    def optimizers(self):
+        return {"sgd": torch.optim.SGD(self.parameters(), lr=0.1)}
+
+    def losses(self, batch):
+        self.calls += 1
+        x = batch
+        loss = (self.linear(x) - (3 * x - 1)).pow(2).mean()
+        if self.calls == self.nan_at_step:
+            loss = loss * float("nan")
+        yield "sgd", loss, {"loss": loss}
+
+
+def batches_of_x(start_step):
+    generator = torch.Generator().manual_seed(start_step)
+    while True:
+        yield torch.randn(32, 1, generator=generator)
+
+
+def test_loss_goes_down_and_is_logged(tmp_path):
+    model = Regression()
+    result = Trainer(quiet(max_steps=60, log_every=10), tmp_path).fit(model, batches_of_x)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [10, 20, 30, 40, 50, 60]
+    assert records[-1]["loss"] < 0.01 * records[0]["loss"]
+    assert result.stopped_by == "max_steps" and result.step == 60
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    model = Regression(nan_at_step=7)
+    with pytest.raises(DivergedError, match=r"loss for optimizer 'sgd' became nan at step 7") as err:
+        Trainer(quiet(max_steps=20, checkpoint_every=5), tmp_path).fit(model, batches_of_x)
+    assert "last good checkpoint" in str(err.value)
+    assert ckpt_io.load(tmp_path / "checkpoints" / "last.ckpt")["step"] == 5
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_time_budget_stops_and_saves(tmp_path):
+    result = Trainer(quiet(max_steps=10**9, max_seconds=0.5), tmp_path).fit(Regression(), batches_of_x)
+    assert result.stopped_by == "max_seconds"
+    assert 0 < result.step < 10**9
+    assert ckpt_io.load(tmp_path / "checkpoints" / "last.ckpt")["step"] == result.step
+
+
+def test_interrupted_write_leaves_the_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "last.ckpt"
+    ckpt_io.save_atomic({"format_version": 1, "step": 1}, path)
+
+    def crash_midway(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_midway)
+    with pytest.raises(OSError):
+        ckpt_io.save_atomic({"format_version": 1, "step": 2}, path)
+    monkeypatch.undo()
+    assert ckpt_io.load(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left behind
+
+
+def test_checkpoints_are_read_with_weights_only(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.ckpt"
+    torch.save({"format_version": 1, "payload": Evil()}, path)
+    from latentcli.errors import UserError
+
+    with pytest.raises(UserError, match="cannot read checkpoint"):
+        ckpt_io.load(path)
+
+
+def _start_training(run_dir: Path, max_steps: int) -> subprocess.Popen:
+    args = [sys.executable, "-m", "latentcli", "train", "model=gan", *TINY_TOY, f"trainer.max_steps={max_steps}",
+            "trainer.checkpoint_every=10", "trainer.keep_checkpoints=1000", f"hydra.run.dir={run_dir}"]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"training ended early: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_equals_uninterrupted_run(tmp_path):
+    steps = 300
+    run_cli("train", "model=gan", *TINY_TOY, f"trainer.max_steps={steps}", f"hydra.run.dir={tmp_path / 'straight'}")
+    proc = _start_training(tmp_path / "killed", max_steps=10**6)
+    _wait_for(tmp_path / "killed" / "checkpoints" / "step-00000020.ckpt", proc)
+    proc.kill()  # SIGKILL: no chance to save anything
+    proc.wait()
+    killed_at = ckpt_io.load(tmp_path / "killed" / "checkpoints" / "last.ckpt")["step"]
+    assert 20 <= killed_at < steps
+    out = run_cli("train", "resume=true", f"trainer.max_steps={steps}", f"hydra.run.dir={tmp_path / 'killed'}")
+    assert f"resuming {tmp_path / 'killed'} from step {killed_at}" in out.stdout
+    straight = ckpt_io.load(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    resumed = ckpt_io.load(tmp_path / "killed" / "checkpoints" / "last.ckpt")
+    for key in ("step", "model", "optimizers", "rng"):
+        assert_same_state(straight[key], resumed[key], key)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_and_exits_cleanly(tmp_path):
+    proc = _start_training(tmp_path, max_steps=10**6)
+    _wait_for(tmp_path / "checkpoints" / "step-00000020.ckpt", proc)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "stopped by SIGTERM" in stdout and "resume=true" in stdout
+    assert ckpt_io.load(tmp_path / "checkpoints" / "last.ckpt")["step"] >= 20
+
+
+@pytest.mark.slow
+def test_resume_refuses_to_change_the_model(tmp_path):
+    run_cli("train", "model=gan", *TINY_TOY, "trainer.max_steps=10", f"hydra.run.dir={tmp_path}")
+    proc = run_cli("train", "resume=true", "model=bigan", f"hydra.run.dir={tmp_path}", check=False)
+    assert proc.returncode == 2
+    assert "only trainer.* settings may be changed, not model=bigan" in proc.stderr
+    assert "Traceback" not in proc.stderr
