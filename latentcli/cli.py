@@ -58,7 +58,7 @@ def _run_hydra(task: str, hydra_args: list[str]) -> None:
             print(f"latentcli {task}: error: {err}", file=sys.stderr)
             sys.exit(getattr(err, "exit_code", 2))
 
-    sys.argv = [f"latentcli {task}", *hydra_args]
+    sys.argv = ["latentcli", *hydra_args]  # the name shell completion registers
     entry()
 
 

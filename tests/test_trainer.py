@@ -195,6 +195,7 @@ def test_kill_9_then_resume_equals_uninterrupted_run(tmp_path):
     assert 20 <= killed_at < steps
     out = run_cli("train", "resume=true", f"trainer.max_steps={steps}", f"hydra.run.dir={tmp_path / 'killed'}")
     assert f"resuming {tmp_path / 'killed'} from step {killed_at}" in out.stdout
+    assert "name: gan" in (tmp_path / "killed" / ".hydra" / "config.yaml").read_text()  # the config that ran
     straight = ckpt_io.load(tmp_path / "straight" / "checkpoints" / "last.ckpt")
     resumed = ckpt_io.load(tmp_path / "killed" / "checkpoints" / "last.ckpt")
     for key in ("step", "model", "optimizers", "rng"):
@@ -219,3 +220,12 @@ def test_resume_refuses_to_change_the_model(tmp_path):
     assert proc.returncode == 2
     assert "only trainer.* settings may be changed, not model=bigan" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_new_run_never_overwrites_an_old_one(tmp_path):
+    run_cli("train", "model=gan", *TINY_TOY, "trainer.max_steps=10", f"hydra.run.dir={tmp_path}")
+    before = (tmp_path / "checkpoints" / "last.ckpt").read_bytes()
+    proc = run_cli("train", "model=gan", *TINY_TOY, "trainer.max_steps=10", f"hydra.run.dir={tmp_path}", check=False)
+    assert proc.returncode == 2 and "already holds a run: continue it with resume=true" in proc.stderr
+    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == before

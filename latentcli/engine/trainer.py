@@ -257,16 +257,19 @@ class Trainer:
 
 
 class _CatchStopSignals:
-    """While active, SIGTERM/SIGUSR2 (a scheduler's preemption) ask the loop to save and stop."""
+    """While active, SIGTERM/SIGUSR2 (a scheduler's preemption) and Ctrl-C ask the loop to save and stop.
 
-    SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR2") if hasattr(signal, name))
+    Only runs that save checkpoints catch them; elsewhere (inversion) the signals act as usual.
+    """
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR2", "SIGINT") if hasattr(signal, name))
 
     def __init__(self, trainer: Trainer):
         self.trainer = trainer
         self.previous = {}
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
+        if self.trainer.run_dir is not None and threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 self.previous[sig] = signal.signal(sig, self._handle)
         return self

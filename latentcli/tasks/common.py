@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from latentcli.data import DataBundle, build_dataset
 from latentcli.errors import UserError
+from latentcli.inference import build_inverter
 from latentcli.restore import load_checkpoint
 
 
@@ -33,6 +34,18 @@ def model_and_data(cfg):
     model, ckpt = load_checkpoint(cfg.ckpt, device=cfg.device)
     data: DataBundle = build_dataset(OmegaConf.create(ckpt["config"]["dataset"]))
     return model, ckpt, data
+
+
+def invert_test_items(cfg):
+    """Seeds, rebuilds the checkpoint's model and data, and inverts the first cfg.n test items.
+
+    Returns (model, checkpoint, data, inputs, inversion).
+    """
+    seed_everything(cfg.seed)
+    model, ckpt, data = model_and_data(cfg)
+    inverter = build_inverter(cfg.inference, model, seed=cfg.seed)
+    inputs = data.test.subset(count_or_all(cfg.n))
+    return model, ckpt, data, inputs, inverter.invert(model, inputs.x)
 
 
 def count_or_all(n) -> int | None:

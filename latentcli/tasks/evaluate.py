@@ -6,19 +6,14 @@ import torch
 
 from latentcli import viz
 from latentcli.files import write_json
-from latentcli.inference import build_inverter
 from latentcli.metrics.modes import mode_coverage, own_mode_fraction
 from latentcli.metrics.reconstruction import reconstruction_metrics
-from latentcli.tasks.common import count_or_all, model_and_data, run_dir, seed_everything
+from latentcli.tasks.common import invert_test_items, run_dir
 
 
 def run(cfg) -> None:
     out = run_dir()
-    seed_everything(cfg.seed)
-    model, ckpt, data = model_and_data(cfg)
-    inverter = build_inverter(cfg.inference, model, seed=cfg.seed)
-    inputs = data.test.subset(count_or_all(cfg.n))
-    inversion = inverter.invert(model, inputs.x)
+    model, ckpt, data, inputs, inversion = invert_test_items(cfg)
     metrics = {
         "ckpt": str(cfg.ckpt),
         "model": ckpt["config"]["model"]["name"],

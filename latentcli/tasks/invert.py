@@ -7,18 +7,13 @@ import torch
 from latentcli import viz
 from latentcli.engine.checkpoint import save_atomic
 from latentcli.files import write_json
-from latentcli.inference import build_inverter
 from latentcli.metrics.reconstruction import reconstruction_metrics
-from latentcli.tasks.common import count_or_all, model_and_data, run_dir, seed_everything
+from latentcli.tasks.common import invert_test_items, run_dir
 
 
 def run(cfg) -> None:
     out = run_dir()
-    seed_everything(cfg.seed)
-    model, ckpt, data = model_and_data(cfg)
-    inverter = build_inverter(cfg.inference, model, seed=cfg.seed)
-    inputs = data.test.subset(count_or_all(cfg.n))
-    result = inverter.invert(model, inputs.x)
+    _, _, data, inputs, result = invert_test_items(cfg)
 
     ids = torch.arange(len(inputs))
     save_atomic({"z": result.z.cpu(), "loss": result.loss.cpu(), "ids": ids, "labels": inputs.y,

@@ -11,6 +11,7 @@ from latentcli.data import batch_stream, build_dataset
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
+from latentcli.files import write_text
 from latentcli.models import build_model
 from latentcli.tasks.common import run_dir, seed_everything
 
@@ -38,14 +39,18 @@ def resumed_config(saved: dict, overrides: list[str]):
 def run(cfg) -> None:
     out = run_dir()
     resume_state = None
+    last = out / "checkpoints" / "last.ckpt"
+    if not cfg.resume and last.exists():
+        raise UserError(f"{out} already holds a run: continue it with resume=true, or pick another hydra.run.dir")
     if cfg.resume:
-        last = out / "checkpoints" / "last.ckpt"
         if not last.exists():
             raise UserError(
                 f"resume=true but {last} does not exist: point hydra.run.dir at the run to continue"
             )
         resume_state = ckpt_io.load(last)
         cfg = resumed_config(resume_state["config"], list(HydraConfig.get().overrides.task))
+        # Hydra saved the config composed from this command line; record the one that actually runs
+        write_text(out / ".hydra" / "config.yaml", OmegaConf.to_yaml(cfg))
     trainer_cfg = TrainerConfig.from_cfg(cfg.trainer)
     seed_everything(cfg.seed)
     data = build_dataset(cfg.dataset)
@@ -72,7 +77,6 @@ def run(cfg) -> None:
     if resume_state is not None:
         print(f"resuming {out} from step {resume_state['step']}")
     result = trainer.fit(model, make_batches, resume=resume_state)
-    last = out / "checkpoints" / "last.ckpt"
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items())
     print(f"stopped by {result.stopped_by} at step {result.step} after {result.seconds:.1f} s ({losses})")
     print(f"checkpoint: {last}")
