@@ -21,7 +21,8 @@ class BiGAN(LatentModel):
         self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=True, dropout=cfg.get("d_dropout", 0.0))
+                                                 joint=True, dropout=cfg.get("d_dropout", 0.0),
+                                                 spectral_norm=cfg.get("spectral_norm", False))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         z = self.encoder(x)

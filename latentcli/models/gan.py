@@ -13,7 +13,8 @@ class GAN(LatentModel):
         super().__init__(cfg, info)
         self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=False, dropout=cfg.get("d_dropout", 0.0))
+                                                 joint=False, dropout=cfg.get("d_dropout", 0.0),
+                                                 spectral_norm=cfg.get("spectral_norm", False))
 
     def optimizers(self):
         return {

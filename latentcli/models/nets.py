@@ -11,12 +11,16 @@ from torch import nn
 from latentcli.errors import UserError
 
 
-def mlp(in_dim: int, out_dim: int, hidden: int, depth: int, dropout: float = 0.0) -> nn.Sequential:
-    """`depth` hidden layers of `hidden` units with LeakyReLU(0.2), then a linear output layer."""
+def mlp(in_dim: int, out_dim: int, hidden: int, depth: int, dropout: float = 0.0,
+        batch_norm: bool = False) -> nn.Sequential:
+    """`depth` hidden layers of `hidden` units with LeakyReLU(0.2) (after BatchNorm if asked), then a linear layer."""
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(depth):
-        layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+        layers.append(nn.Linear(width, hidden, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(hidden))
+        layers.append(nn.LeakyReLU(0.2))
         if dropout:
             layers.append(nn.Dropout(dropout))
         width = hidden
@@ -104,6 +108,16 @@ class Discriminator(nn.Module):
         return self.head(h).squeeze(1)
 
 
+def with_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every linear and conv layer: a 1-Lipschitz critic."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Linear, nn.Conv2d)):
+            setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
+        else:
+            with_spectral_norm(child)
+    return module
+
+
 def resolve_arch(arch: str, shape: list[int]) -> str:
     if arch == "auto":
         return "mlp" if len(shape) == 1 else "dcgan"
@@ -116,7 +130,7 @@ def resolve_arch(arch: str, shape: list[int]) -> str:
 
 def build_generator(arch: str, latent_dim: int, shape: list[int], width: int, depth: int) -> nn.Module:
     if arch == "mlp":
-        return mlp(latent_dim, shape[0], width, depth)
+        return mlp(latent_dim, shape[0], width, depth, batch_norm=True)  # as in DCGAN, BN helps G spread out
     return DCGANGenerator(latent_dim, shape, width)
 
 
@@ -128,7 +142,7 @@ def build_encoder(arch: str, latent_dim: int, shape: list[int], width: int, dept
 
 
 def build_discriminator(arch: str, shape: list[int], latent_dim: int, width: int, depth: int,
-                        joint: bool, dropout: float = 0.0) -> Discriminator:
+                        joint: bool, dropout: float = 0.0, spectral_norm: bool = False) -> Discriminator:
     """D(x) for a GAN; with joint=True the D(x, z) of BiGAN/ALI."""
     if arch == "mlp":
         x_features, x_dim = feature_mlp(shape[0], width, depth - 1, dropout), width
@@ -137,4 +151,5 @@ def build_discriminator(arch: str, shape: list[int], latent_dim: int, width: int
         x_dim = x_features.out_dim
     hidden = width if arch == "mlp" else width * 8
     z_features = feature_mlp(latent_dim, hidden, 2, dropout) if joint else None
-    return Discriminator(x_features, x_dim, z_features, hidden if joint else 0, hidden, dropout)
+    discriminator = Discriminator(x_features, x_dim, z_features, hidden if joint else 0, hidden, dropout)
+    return with_spectral_norm(discriminator) if spectral_norm else discriminator
