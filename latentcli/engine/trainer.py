@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -135,7 +136,7 @@ class Trainer:
         stopped_by = "max_steps"
         start = time.monotonic()
         bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress,
-                   dynamic_ncols=True, leave=False)
+                   dynamic_ncols=True, leave=False, mininterval=0.1 if sys.stderr.isatty() else 30)
         try:
             with self._signals_caught():
                 while step < cfg.max_steps:
