@@ -45,8 +45,8 @@ def run(cfg) -> None:
 
 
 def _one_line(metrics: dict) -> str:
-    parts = [f"{metrics['model']} on {metrics['dataset']} (step {metrics['step']}, {metrics['inference']} inversion):"]
-    parts.append(f"recon MSE {metrics['recon']['mse']:.4g}")
+    head = f"{metrics['model']} on {metrics['dataset']} (step {metrics['step']}, {metrics['inference']} inversion):"
+    parts = [f"recon MSE {metrics['recon']['mse']:.4g}"]
     if "psnr" in metrics["recon"]:
         parts.append(f"PSNR {metrics['recon']['psnr']:.2f} dB")
     if "modes" in metrics:
@@ -54,4 +54,4 @@ def _one_line(metrics: dict) -> str:
         parts.append(f"modes {m['modes_covered']}/{m['modes_total']}, high quality "
                      f"{100 * m['high_quality_fraction']:.1f}%, own-mode reconstructions "
                      f"{100 * m['reconstructed_into_own_mode']:.1f}%")
-    return ", ".join(parts)
+    return f"{head} {', '.join(parts)}"
