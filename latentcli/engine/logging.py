@@ -50,16 +50,3 @@ def _step_of(line: str) -> float:
     except (ValueError, KeyError, TypeError):
         return math.inf  # a torn last line from a crash: drop it
 
-
-def read_metrics(path: str | Path) -> list[dict]:
-    """The records of a metrics.jsonl file, skipping a torn last line."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    return records

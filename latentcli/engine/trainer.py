@@ -138,7 +138,7 @@ class Trainer:
         bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress,
                    dynamic_ncols=True, leave=False, mininterval=0.1 if sys.stderr.isatty() else 30)
         try:
-            with self._signals_caught():
+            with _CatchStopSignals(self):
                 while step < cfg.max_steps:
                     if self._stop_signal:
                         stopped_by = self._stop_signal
@@ -252,9 +252,6 @@ class Trainer:
             scaler.load_state_dict(state["scaler"])
         ckpt_io.set_rng_state(state["rng"])
         return int(state["step"])
-
-    def _signals_caught(self):
-        return _CatchStopSignals(self)
 
 
 class _CatchStopSignals:
