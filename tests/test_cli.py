@@ -111,6 +111,8 @@ def test_multirun_with_the_joblib_launcher(tmp_path):
     assert len(ckpts) == 2
     names = {torch.load(c, weights_only=True)["config"]["model"]["name"] for c in ckpts}
     assert names == {"gan", "bigan"}
+    # a job's folder name must survive being passed back as an override
+    run_cli("evaluate", f"ckpt={ckpts[0]}", "n=20", "n_samples=100", "device=cpu", f"hydra.run.dir={tmp_path / 'ev'}")
 
 
 def test_installed_wheel_runs_from_another_directory(tmp_path):
