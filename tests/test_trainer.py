@@ -188,7 +188,8 @@ def test_kill_9_then_resume_equals_uninterrupted_run(tmp_path):
     steps = 300
     run_cli("train", "model=gan", *TINY_TOY, f"trainer.max_steps={steps}", f"hydra.run.dir={tmp_path / 'straight'}")
     proc = _start_training(tmp_path / "killed", max_steps=10**6)
-    _wait_for(tmp_path / "killed" / "checkpoints" / "step-00000020.ckpt", proc)
+    # step-30 existing means last.ckpt was already re-linked to step-20 (the link follows each write)
+    _wait_for(tmp_path / "killed" / "checkpoints" / "step-00000030.ckpt", proc)
     proc.kill()  # SIGKILL: no chance to save anything
     proc.wait()
     killed_at = ckpt_io.load(tmp_path / "killed" / "checkpoints" / "last.ckpt")["step"]
