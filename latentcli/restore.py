@@ -15,10 +15,6 @@ def load_checkpoint(path, device: str = "auto") -> tuple[LatentModel, dict]:
     ckpt = ckpt_io.load(path)
     config = OmegaConf.create(ckpt["config"])
     model = build_model(config.model, DataInfo.from_dict(ckpt["data"]))
-    if ckpt.get("ema") is not None:
-        prefix = "module."
-        model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["ema"].items() if k.startswith(prefix)})
-    else:
-        model.load_state_dict(ckpt["model"])
+    model.load_state_dict(ckpt_io.model_weights(ckpt))
     model.to(pick_device(device)).eval()
     return model, ckpt

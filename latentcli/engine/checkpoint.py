@@ -53,6 +53,14 @@ def load(path: str | Path, map_location="cpu") -> dict:
     return ckpt
 
 
+def model_weights(ckpt: dict) -> dict:
+    """The weights to use from a checkpoint: the EMA average when the run kept one, else the live ones."""
+    if ckpt.get("ema") is None:
+        return ckpt["model"]
+    prefix = "module."  # AveragedModel wraps the model
+    return {k[len(prefix):]: v for k, v in ckpt["ema"].items() if k.startswith(prefix)}
+
+
 def rng_state() -> dict:
     np_state = np.random.get_state()
     return {

@@ -1,13 +1,22 @@
-"""Models: `build_model(cfg.model, data_info)` and `load_checkpoint(path)` (rebuild from a file alone)."""
+"""Models: `build_model(cfg.model, data_info)`; one file per model, registered here by config name."""
 
 from __future__ import annotations
 
+from latentcli.errors import UserError
+from latentcli.models.aae import AAE
+from latentcli.models.ali import ALI
+from latentcli.models.alice import ALICE
 from latentcli.models.base import LatentModel, NoEncoderError
 from latentcli.models.bigan import BiGAN
 from latentcli.models.gan import GAN
-from latentcli.errors import UserError
+from latentcli.models.regressor import Regressor
+from latentcli.models.vae import VAE
+from latentcli.models.vaegan import VAEGAN
 
-MODELS: dict[str, type[LatentModel]] = {"gan": GAN, "bigan": BiGAN}
+MODELS: dict[str, type[LatentModel]] = {
+    "gan": GAN, "bigan": BiGAN, "ali": ALI, "alice": ALICE, "vae": VAE, "vaegan": VAEGAN, "aae": AAE,
+    "regressor": Regressor,
+}
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model"]
 

@@ -1,14 +1,16 @@
 """BiGAN (Donahue et al. 2017): generator G, deterministic encoder E, joint discriminator D(x, z).
 
 D tells real pairs (x, E(x)) from generated pairs (G(z), z); G and E are trained together to fool it,
-which at the optimum makes E the inverse of G.
+which at the optimum makes E the inverse of G. ALI and ALICE are this game with other encoders and
+extra terms, so they subclass it.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
+from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
 from latentcli.models.nets import build_discriminator, build_encoder, build_generator
 
@@ -18,15 +20,27 @@ class BiGAN(LatentModel):
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
+        self.adversarial = AdversarialLoss(cfg)
         self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
-        self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
+        self.encoder = self.build_encoder()
         self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
                                                  joint=True, dropout=cfg.get("d_dropout", 0.0),
                                                  spectral_norm=cfg.get("spectral_norm", False))
 
+    def build_encoder(self) -> nn.Module:
+        return build_encoder(self.arch, self.latent_dim, self.info.shape, self.cfg.width, self.cfg.depth)
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's z for x during training (ALI draws it from q(z|x))."""
+        return self.encode(x)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         z = self.encoder(x)
         return z.clamp(-1, 1) if self.prior == "uniform" else z
+
+    def extra_losses(self, x, z, x_fake, z_real) -> dict[str, torch.Tensor]:
+        """Further terms for G and E, by name (ALICE's cycle losses); none in BiGAN."""
+        return {}
 
     def optimizers(self):
         return {
@@ -37,12 +51,16 @@ class BiGAN(LatentModel):
     def losses(self, batch):
         x, _ = batch
         z = self.sample_latent(len(x))
-        x_fake, z_real = self.generator(z), self.encode(x)
+        x_fake, z_real = self.generator(z), self.infer(x)
         d_real = self.discriminator(x, z_real.detach())
         d_fake = self.discriminator(x_fake.detach(), z)
-        loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-        yield "discriminator", loss_d, {"loss_d": loss_d, "d_real": d_real.sigmoid().mean(),
-                                        "d_fake": d_fake.sigmoid().mean()}
-        # G and E swap the labels (the non-saturating form of the BiGAN objective)
-        loss_ge = F.softplus(self.discriminator(x, z_real)).mean() + F.softplus(-self.discriminator(x_fake, z)).mean()
-        yield "generator", loss_ge, {"loss_ge": loss_ge}
+        loss_d = self.adversarial.discriminator(d_real, d_fake)
+        penalty = self.adversarial.penalty(self.discriminator, (x, z_real), (x_fake, z))
+        yield "discriminator", loss_d + penalty, {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean(),
+                                                  "penalty": penalty}
+        loss_ge = self.adversarial.generator(self.discriminator(x_fake, z), d_real=self.discriminator(x, z_real))
+        logs = {"loss_ge": loss_ge}
+        for name, term in self.extra_losses(x, z, x_fake, z_real).items():
+            loss_ge = loss_ge + term
+            logs[name] = term
+        yield "generator", loss_ge, logs

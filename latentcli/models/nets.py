@@ -101,6 +101,10 @@ class Discriminator(nn.Module):
         self.z_features = z_features
         self.head = mlp(x_dim + z_dim, 1, hidden, 1, dropout)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """D's representation of x: VAE-GAN measures reconstructions in this space."""
+        return self.x_features(x)
+
     def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         h = self.x_features(x)
         if self.z_features is not None:
@@ -153,3 +157,32 @@ def build_discriminator(arch: str, shape: list[int], latent_dim: int, width: int
     z_features = feature_mlp(latent_dim, hidden, 2, dropout) if joint else None
     discriminator = Discriminator(x_features, x_dim, z_features, hidden if joint else 0, hidden, dropout)
     return with_spectral_norm(discriminator) if spectral_norm else discriminator
+
+
+def build_latent_discriminator(latent_dim: int, width: int, depth: int, dropout: float = 0.0,
+                               spectral_norm: bool = False) -> Discriminator:
+    """D(z) for the AAE: tells encoded latents from prior draws."""
+    discriminator = Discriminator(feature_mlp(latent_dim, width, depth - 1, dropout), width, None, 0, width, dropout)
+    return with_spectral_norm(discriminator) if spectral_norm else discriminator
+
+
+class GaussianEncoder(nn.Module):
+    """x -> (mean, log-variance) of a diagonal Gaussian q(z|x): the stochastic encoder of ALI and the VAEs."""
+
+    def __init__(self, arch: str, latent_dim: int, shape: list[int], width: int, depth: int):
+        super().__init__()
+        self.net = build_encoder(arch, 2 * latent_dim, shape, width, depth)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_var = self.net(x).chunk(2, dim=1)
+        return mean, log_var.clamp(-20.0, 10.0)  # keeps exp() finite early in training
+
+    def sample(self, x: torch.Tensor) -> torch.Tensor:
+        """A reparameterised draw z = mean + sigma * eps, differentiable in the encoder's weights."""
+        mean, log_var = self(x)
+        return mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+
+
+def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) per item, summed over latent dimensions."""
+    return 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).sum(1)

@@ -1,0 +1,55 @@
+"""Adversarial autoencoder (Makhzani et al. 2016): an autoencoder whose codes are pushed to the prior
+by a discriminator on z.
+
+Each step has the paper's two phases: the reconstruction phase updates encoder and decoder on the
+mean squared error; the regularisation phase updates D(z) to tell prior draws from codes E(x), then
+the encoder to fool it. Samples are decoder(z) with z from the prior.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from latentcli.models.adversarial import AdversarialLoss
+from latentcli.models.base import LatentModel
+from latentcli.models.nets import build_encoder, build_generator, build_latent_discriminator
+
+
+class AAE(LatentModel):
+    has_encoder = True
+
+    def __init__(self, cfg, info):
+        super().__init__(cfg, info)
+        self.adversarial = AdversarialLoss(cfg)
+        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
+        self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
+        self.discriminator = build_latent_discriminator(self.latent_dim, int(cfg.z_width), 3,
+                                                        dropout=cfg.get("d_dropout", 0.0),
+                                                        spectral_norm=cfg.get("spectral_norm", False))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.encoder(x)
+        return z.clamp(-1, 1) if self.prior == "uniform" else z
+
+    def optimizers(self):
+        return {
+            "autoencoder": self.adam([self.encoder, self.generator], self.cfg.lr_g),
+            "discriminator": self.adam([self.discriminator], self.cfg.lr_d),
+            "encoder": self.adam([self.encoder], self.cfg.lr_g),
+        }
+
+    def losses(self, batch):
+        x, _ = batch
+        recon = F.mse_loss(self.generator(self.encoder(x)), x)
+        yield "autoencoder", recon, {"recon": recon}
+
+        z_prior, z_code = self.sample_latent(len(x)), self.encoder(x)
+        d_real, d_fake = self.discriminator(z_prior), self.discriminator(z_code.detach())
+        loss_d = self.adversarial.discriminator(d_real, d_fake)
+        penalty = self.adversarial.penalty(self.discriminator, (z_prior,), (z_code,))
+        yield "discriminator", loss_d + penalty, {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean(),
+                                                  "penalty": penalty}
+
+        loss_e = self.adversarial.generator(self.discriminator(z_code))
+        yield "encoder", loss_e, {"loss_e": loss_e}

@@ -1,0 +1,59 @@
+"""The adversarial objectives every GAN-family model can use: `loss=ns|hinge|wgan_gp`.
+
+D outputs an unbounded score. "ns" is the non-saturating logistic loss of Goodfellow et al.; "hinge"
+is that of Miyato et al. (2018); "wgan_gp" is the Wasserstein critic of Gulrajani et al. (2017) with its
+gradient penalty, taken on the whole input of D, so for BiGAN/ALI on the joint (x, z).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from latentcli.errors import UserError
+
+KINDS = ("ns", "hinge", "wgan_gp")
+
+
+class AdversarialLoss:
+    def __init__(self, cfg):
+        self.kind = cfg.get("loss", "ns")
+        if self.kind not in KINDS:
+            raise UserError(f"model.loss={self.kind!r} is not one of {', '.join(KINDS)}")
+        self.gp_weight = float(cfg.get("gp_weight", 10.0))
+
+    def discriminator(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+        """D's loss: high scores for real inputs, low for generated ones."""
+        if self.kind == "ns":
+            return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        if self.kind == "hinge":
+            return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        return d_fake.mean() - d_real.mean()
+
+    def generator(self, d_fake: torch.Tensor, d_real: torch.Tensor | None = None) -> torch.Tensor:
+        """The other players' loss: make D score `d_fake` as real and, for BiGAN-style encoders, `d_real`
+        as fake (the labels swapped, the non-saturating form of the min-max game)."""
+        if self.kind == "ns":
+            loss = F.softplus(-d_fake).mean()
+            return loss if d_real is None else loss + F.softplus(d_real).mean()
+        loss = -d_fake.mean()  # hinge and WGAN train the generator on the raw critic score
+        return loss if d_real is None else loss + d_real.mean()
+
+    def penalty(self, discriminator, real: tuple[torch.Tensor, ...], fake: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """WGAN-GP: (||grad D||_2 - 1)^2 at random points between real and fake inputs; 0 for other losses.
+
+        Every input of D (x, or x and z) is interpolated with the same mixing weight per item and the
+        gradient norm is over all of them together, so the joint critic is 1-Lipschitz jointly.
+        """
+        if self.kind != "wgan_gp":
+            return real[0].new_zeros(())
+        n = len(real[0])
+        alpha = torch.rand(n, device=real[0].device)
+        mixed = []
+        for r, f in zip(real, fake):
+            a = alpha.view(-1, *[1] * (r.dim() - 1))
+            mixed.append((a * r.detach() + (1 - a) * f.detach()).requires_grad_(True))
+        scores = discriminator(*mixed)
+        grads = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+        norm = torch.cat([g.reshape(n, -1) for g in grads], dim=1).norm(dim=1)
+        return self.gp_weight * (norm - 1).pow(2).mean()

@@ -1,0 +1,72 @@
+"""VAE-GAN (Larsen et al. 2016): a VAE whose reconstruction error is measured in the discriminator's
+feature space, plus a GAN loss on both reconstructions and prior samples.
+
+Three players, as in the paper:
+    discriminator  tells real x from reconstructions G(E(x)) and samples G(z), z ~ prior
+    encoder        minimises  beta * KL(q(z|x) || N(0, I)) + L_feat
+    generator      minimises  gamma * L_feat + adversarial loss on reconstructions and samples
+where L_feat = 0.5 * ||D.features(x) - D.features(G(z~q(z|x)))||^2 per item (a Gaussian in D's
+feature space). The prior must be normal.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from latentcli.errors import UserError
+from latentcli.models.adversarial import AdversarialLoss
+from latentcli.models.base import LatentModel
+from latentcli.models.nets import GaussianEncoder, build_discriminator, build_generator, kl_to_standard_normal
+
+
+class VAEGAN(LatentModel):
+    has_encoder = True
+
+    def __init__(self, cfg, info):
+        super().__init__(cfg, info)
+        if self.prior != "normal":
+            raise UserError(f"model {cfg.name!r} needs prior=normal: its KL term is to N(0, I)")
+        self.adversarial = AdversarialLoss(cfg)
+        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
+        self.encoder = GaussianEncoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
+        self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
+                                                 joint=False, dropout=cfg.get("d_dropout", 0.0),
+                                                 spectral_norm=cfg.get("spectral_norm", False))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        mean, _ = self.encoder(x)
+        return mean
+
+    def optimizers(self):
+        return {
+            "discriminator": self.adam([self.discriminator], self.cfg.lr_d),
+            "encoder": self.adam([self.encoder], self.cfg.lr_g),
+            "generator": self.adam([self.generator], self.cfg.lr_g),
+        }
+
+    def feature_loss(self, x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+        target = self.discriminator.features(x).detach()
+        return 0.5 * (self.discriminator.features(x_rec) - target).pow(2).sum(1).mean()
+
+    def losses(self, batch):
+        x, _ = batch
+        mean, log_var = self.encoder(x)
+        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        x_rec, x_prior = self.generator(z), self.generator(self.sample_latent(len(x)))
+        x_fake = torch.cat([x_rec, x_prior])
+
+        d_real, d_fake = self.discriminator(x), self.discriminator(x_fake.detach())
+        loss_d = self.adversarial.discriminator(d_real, d_fake)
+        penalty = self.adversarial.penalty(self.discriminator, (x.repeat(2, *[1] * (x.dim() - 1)),), (x_fake,))
+        yield "discriminator", loss_d + penalty, {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean(),
+                                                  "penalty": penalty}
+
+        # Each later loss is built after the previous update, so no graph spans a changed weight.
+        kl = kl_to_standard_normal(mean, log_var).mean()
+        feature = self.feature_loss(x, x_rec)
+        yield "encoder", float(self.cfg.get("beta", 1.0)) * kl + feature, {"kl": kl, "feature": feature}
+
+        x_rec = self.generator(z.detach())
+        loss_adv = self.adversarial.generator(self.discriminator(torch.cat([x_rec, x_prior])))
+        loss_g = float(self.cfg.get("gamma", 1.0)) * self.feature_loss(x, x_rec) + loss_adv
+        yield "generator", loss_g, {"loss_g": loss_adv}
