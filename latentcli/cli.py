@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 TASKS = {
-    "train": "fit a model (gan, bigan) to a dataset: checkpoints, sample grids, curves",
+    "train": "fit a model (gan, bigan, ali, alice, vae, vaegan, aae, regressor): checkpoints, samples, curves",
     "invert": "recover latents z of test images from a checkpoint: latents.pt, reconstructions, summary",
     "evaluate": "measure a checkpoint: reconstruction MSE/PSNR, mode coverage on 2-D data; metrics.json",
 }

@@ -46,3 +46,17 @@ def require_fashion_mnist():
         if os.environ.get("LATENTCLI_REQUIRE_DATA") == "1":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def run_task(*args: str) -> None:
+    """Runs `latentcli ARGS` inside this process: the whole task without a new interpreter's start-up.
+
+    For the many quick round trips; error paths and anything about the process itself use run_cli.
+    """
+    from latentcli.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code in (0, None), f"latentcli {' '.join(args)} exited {code}"

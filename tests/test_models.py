@@ -6,17 +6,22 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from latentcli.cli import config_dir
 from latentcli.data.stream import DataInfo
 from latentcli.errors import UserError
-from latentcli.models import NoEncoderError, build_model
+from latentcli.models import MODELS, NoEncoderError, build_model
+
+GENERATIVE = [name for name in MODELS if name != "regressor"]  # the regressor needs another run's generator
 
 
 def model_cfg(name, **kw):
-    return OmegaConf.create({"name": name, "latent_dim": 8, "width": 8, "depth": 2, "lr_g": 1e-3, "lr_d": 1e-3,
-                             "betas": [0.5, 0.999], **kw})
+    """The shipped configs/model/NAME.yaml, small, with the dataset's interpolations filled in."""
+    cfg = OmegaConf.load(f"{config_dir()}/model/{name}.yaml")
+    cfg.merge_with({"latent_dim": 8, "width": 8, "depth": 2, **kw})
+    return cfg
 
 
-@pytest.mark.parametrize("name", ["gan", "bigan"])
+@pytest.mark.parametrize("name", GENERATIVE)
 @pytest.mark.parametrize("shape", [[2], [1, 16, 16], [1, 28, 28], [3, 32, 32], [3, 64, 64]])
 def test_generate_and_encode_shapes(name, shape):
     info = DataInfo("x", shape, "points" if len(shape) == 1 else "image")
@@ -26,20 +31,23 @@ def test_generate_and_encode_shapes(name, shape):
     assert z.shape == (5, 8) and x.shape == (5, *shape)
     if len(shape) == 3:
         assert x.min() >= -1 and x.max() <= 1
-    if name == "bigan":
+    if model.has_encoder:
         assert model.encode(x).shape == (5, 8)
     else:
         with pytest.raises(NoEncoderError, match="inference=optimize"):
             model.encode(x)
 
 
-def test_losses_yield_discriminator_then_generator():
-    info = DataInfo("x", [2], "points")
-    for name in ("gan", "bigan"):
-        model = build_model(model_cfg(name), info)
-        names = [n for n, loss, logs in model.losses((torch.randn(16, 2), None))]
-        assert names == ["discriminator", "generator"]
-        assert set(names) == set(model.optimizers())
+@pytest.mark.parametrize("name, order", [
+    ("gan", ["discriminator", "generator"]), ("bigan", ["discriminator", "generator"]),
+    ("ali", ["discriminator", "generator"]), ("alice", ["discriminator", "generator"]), ("vae", ["vae"]),
+    ("vaegan", ["discriminator", "encoder", "generator"]), ("aae", ["autoencoder", "discriminator", "encoder"]),
+])
+def test_losses_come_in_update_order_one_per_optimizer(name, order):
+    model = build_model(model_cfg(name), DataInfo("x", [2], "points"))
+    names = [n for n, loss, logs in model.losses((torch.randn(16, 2), None))]
+    assert names == order
+    assert set(names) == set(model.optimizers())
 
 
 def test_bigan_generator_update_moves_the_encoder_and_not_the_discriminator():

@@ -7,7 +7,8 @@ from latentcli.errors import UserError
 
 __all__ = ["DataBundle", "DataInfo", "TensorPairs", "batch_stream", "build_dataset", "DATASETS"]
 
-DATASETS = ("ring8", "grid25", "digits", "fashion_mnist")
+DATASETS = ("ring8", "grid25", "digits", "shapes", "fashion_mnist", "mnist", "cifar10", "svhn", "celeba",
+            "image_folder")
 
 
 def build_dataset(cfg) -> DataBundle:
@@ -20,8 +21,23 @@ def build_dataset(cfg) -> DataBundle:
         from latentcli.data.digits import load_digits
 
         return load_digits(resolution=cfg.get("resolution", 16))
+    if name == "shapes":
+        from latentcli.data.shapes import load_shapes
+
+        return load_shapes(cfg.n_train, cfg.n_test, resolution=cfg.resolution, seed=cfg.get("data_seed", 0))
     if name == "fashion_mnist":
         from latentcli.data.images import load_fashion_mnist
 
-        return load_fashion_mnist(data_dir=cfg.get("data_dir"), download=cfg.get("download", True))
+        return load_fashion_mnist(data_dir=cfg.get("data_dir"), download=cfg.get("download", True),
+                                  channels=cfg.get("channels", 1), resolution=cfg.get("resolution", 28))
+    if name in ("mnist", "cifar10", "svhn", "celeba"):
+        from latentcli.data.images import load_torchvision_set
+
+        return load_torchvision_set(name, cfg.get("data_dir"), cfg.get("download", True), cfg.channels,
+                                    cfg.resolution)
+    if name == "image_folder":
+        from latentcli.data.image_folder import load_image_folder
+
+        return load_image_folder(cfg.get("path"), channels=cfg.channels, resolution=cfg.resolution,
+                                 test_fraction=cfg.get("test_fraction", 0.1), split_seed=cfg.get("split_seed", 0))
     raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

@@ -22,7 +22,10 @@ class AAE(LatentModel):
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.adversarial = AdversarialLoss(cfg)
-        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
+        # No BatchNorm in the decoder: the codes it is trained on shift from step to step under the
+        # adversarial phase, so running statistics lag behind and eval-mode reconstructions suffer.
+        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth,
+                                         batch_norm=False)
         self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.discriminator = build_latent_discriminator(self.latent_dim, int(cfg.z_width), 3,
                                                         dropout=cfg.get("d_dropout", 0.0),

@@ -43,17 +43,18 @@ def dcgan_plan(shape: list[int]) -> tuple[int, int]:
 class DCGANGenerator(nn.Module):
     """z -> linear to a base x base map -> stride-2 transposed convs doubling the size -> tanh image."""
 
-    def __init__(self, latent_dim: int, shape: list[int], width: int):
+    def __init__(self, latent_dim: int, shape: list[int], width: int, batch_norm: bool = True):
         super().__init__()
         channels, base, stages = shape[0], *dcgan_plan(shape)
         top = width * 2 ** (stages - 1)
-        self.project = nn.Sequential(nn.Linear(latent_dim, top * base * base), nn.BatchNorm1d(top * base * base),
-                                     nn.ReLU())
+        self.project = nn.Sequential(nn.Linear(latent_dim, top * base * base),
+                                     nn.BatchNorm1d(top * base * base) if batch_norm else nn.Identity(), nn.ReLU())
         self.top, self.base = top, base
         layers: list[nn.Module] = []
         ch = top
         for _ in range(stages - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not batch_norm),
+                       nn.BatchNorm2d(ch // 2) if batch_norm else nn.Identity(), nn.ReLU()]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
@@ -132,10 +133,13 @@ def resolve_arch(arch: str, shape: list[int]) -> str:
     return arch
 
 
-def build_generator(arch: str, latent_dim: int, shape: list[int], width: int, depth: int) -> nn.Module:
+def build_generator(arch: str, latent_dim: int, shape: list[int], width: int, depth: int,
+                    batch_norm: bool = True) -> nn.Module:
+    """G(z); BatchNorm (as in DCGAN: it helps G spread out) unless the model's decoder must not depend
+    on batch statistics."""
     if arch == "mlp":
-        return mlp(latent_dim, shape[0], width, depth, batch_norm=True)  # as in DCGAN, BN helps G spread out
-    return DCGANGenerator(latent_dim, shape, width)
+        return mlp(latent_dim, shape[0], width, depth, batch_norm=batch_norm)
+    return DCGANGenerator(latent_dim, shape, width, batch_norm)
 
 
 def build_encoder(arch: str, latent_dim: int, shape: list[int], width: int, depth: int) -> nn.Module:

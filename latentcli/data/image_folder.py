@@ -1,0 +1,63 @@
+"""A user's own images: every PNG/JPEG/WebP under a folder (recursively), fitted to the configured
+channels and resolution. Images in sub-folders get the sub-folder's index as label, as in ImageFolder.
+
+An unreadable file is named in one warning line and skipped; the run goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+import torchvision.transforms.v2.functional as TF
+from PIL import Image
+from tqdm import tqdm
+
+from latentcli.data.images import fit_images, to_unit_range
+from latentcli.data.stream import DataBundle, DataInfo, TensorPairs
+from latentcli.errors import UserError
+
+SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+
+
+def find_images(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+
+
+def read_image(path: Path, channels: int, resolution: int) -> torch.Tensor:
+    """1 x channels x resolution x resolution uint8; any mode (palette, alpha, 16-bit) is converted first."""
+    with Image.open(path) as image:
+        image = image.convert("L" if channels == 1 else "RGB")
+    return fit_images(TF.pil_to_tensor(image).unsqueeze(0), channels, resolution)
+
+
+def load_image_folder(path: str | None, channels: int = 3, resolution: int = 64, test_fraction: float = 0.1,
+                      split_seed: int = 0) -> DataBundle:
+    if not path:
+        raise UserError("dataset=image_folder needs the folder: add dataset.path=DIR")
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise UserError(f"dataset.path={path} is not a folder")
+    files = find_images(root)
+    if not files:
+        raise UserError(f"no PNG, JPEG or WebP images under {root}")
+    classes = sorted({f.relative_to(root).parts[0] for f in files if len(f.relative_to(root).parts) > 1})
+    images, labels = [], []
+    for f in tqdm(files, desc=f"reading {root.name}", leave=False, mininterval=5):
+        try:
+            images.append(read_image(f, channels, resolution))
+        except Exception as err:  # truncated, corrupt or not really an image
+            print(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}", file=sys.stderr)
+            continue
+        parts = f.relative_to(root).parts
+        labels.append(classes.index(parts[0]) if len(parts) > 1 else -1)
+    if len(images) < 2:
+        raise UserError(f"{root} holds {len(images)} readable image(s); at least 2 are needed (train and test)")
+    x = to_unit_range(torch.cat(images), channels, resolution)
+    y = torch.tensor(labels, dtype=torch.long)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(split_seed))
+    n_test = min(len(x) - 1, max(1, round(len(x) * test_fraction)))
+    test, train = order[:n_test], order[n_test:]
+    info = DataInfo("image_folder", [channels, resolution, resolution], "image", {"classes": classes})
+    return DataBundle(TensorPairs(x[train], y[train]), TensorPairs(x[test], y[test]), info)
