@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -57,3 +59,99 @@ def test_missing_fashion_mnist_says_both_ways_to_get_it(tmp_path, monkeypatch):
     message = str(err.value)
     assert "apt-get install dataset-fashion-mnist" in message and "dataset.data_dir=" in message
     assert "\n" not in message
+
+
+def test_shapes_factors_are_the_labels_and_the_generation_is_fixed():
+    from latentcli.data.shapes import FACTORS
+
+    data = build_dataset(OmegaConf.create({"name": "shapes", "n_train": 300, "n_test": 30, "resolution": 32}))
+    assert data.train.x.shape == (300, 1, 32, 32) and data.train.y.shape == (300, len(FACTORS))
+    assert data.info.extra["factors"] == ["shape", "scale", "rotation", "x", "y"]
+    assert data.train.x.min() == -1 and data.train.x.max() == 1
+    shape, scale, rotation, x, y = data.train.y.T
+    assert set(shape.tolist()) == {0.0, 1.0, 2.0} and 0.5 <= scale.min() and scale.max() <= 1
+    again = build_dataset(OmegaConf.create({"name": "shapes", "n_train": 300, "n_test": 30, "resolution": 32}))
+    assert torch.equal(data.train.x, again.train.x) and torch.equal(data.test.y, again.test.y)
+
+
+@pytest.mark.parametrize("shape, area", [(0, 1.5**2), (1, math.pi * 0.5), (2, 3 * math.sqrt(3) / 4)])
+def test_shapes_draws_each_sprite_with_its_known_area(shape, area):
+    """Areas in units of (scale * MAX_RADIUS)^2: square of half-side 0.75, ellipse 1 x 0.5, triangle of circumradius 1."""
+    from latentcli.data.shapes import MAX_RADIUS, render
+
+    factors = torch.tensor([[shape, 1.0, 0.3, 0.5, 0.5]])
+    ink = (render(factors, 64) + 1) / 2
+    assert ink.mean().item() == pytest.approx(area * MAX_RADIUS**2, rel=0.02)
+
+
+def test_fit_images_converts_channels_and_crops_to_a_square():
+    from latentcli.data.images import fit_images, to_unit_range
+
+    rgb = torch.randint(0, 256, (2, 3, 40, 60), dtype=torch.uint8)
+    assert fit_images(rgb, 1, 16).shape == (2, 1, 16, 16)
+    grey = torch.full((1, 1, 16, 16), 255, dtype=torch.uint8)
+    assert torch.equal(fit_images(grey, 3, 16), grey.repeat(1, 3, 1, 1))
+    assert to_unit_range(grey, 1, 16).unique().tolist() == [1.0]
+
+
+def _write_images(root):
+    from PIL import Image
+
+    (root / "cats" / "deeper").mkdir(parents=True)
+    (root / "dogs").mkdir()
+    Image.new("RGBA", (40, 30), (255, 0, 0, 128)).save(root / "cats" / "a.png")
+    Image.new("L", (20, 20), 200).save(root / "cats" / "deeper" / "b.JPG", format="JPEG")
+    Image.new("P", (64, 64)).save(root / "dogs" / "c.png")
+    Image.new("RGB", (16, 50), (0, 0, 255)).save(root / "dogs" / "d.webp", format="WEBP")
+    (root / "dogs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (root / "notes.txt").write_text("not an image")
+
+
+def test_image_folder_reads_everything_readable_and_names_what_it_skips(tmp_path, capsys):
+    _write_images(tmp_path)
+    data = build_dataset(OmegaConf.create({"name": "image_folder", "path": str(tmp_path), "channels": 3,
+                                           "resolution": 16, "test_fraction": 0.25}))
+    assert len(data.train) + len(data.test) == 4 and len(data.test) == 1
+    assert data.train.x.shape[1:] == (3, 16, 16) and data.info.shape == [3, 16, 16]
+    assert data.train.x.min() >= -1 and data.train.x.max() <= 1
+    assert data.info.extra["classes"] == ["cats", "dogs"]
+    assert sorted(torch.cat([data.train.y, data.test.y]).tolist()) == [0, 0, 1, 1]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: skipping unreadable image")
+    assert "broken.png" in warnings[0]
+
+
+def test_image_folder_errors_name_the_fix(tmp_path):
+    with pytest.raises(UserError, match="add dataset.path=DIR"):
+        build_dataset(OmegaConf.create({"name": "image_folder", "channels": 1, "resolution": 16}))
+    with pytest.raises(UserError, match="no PNG, JPEG or WebP images under"):
+        build_dataset(OmegaConf.create({"name": "image_folder", "path": str(tmp_path), "channels": 1,
+                                        "resolution": 16}))
+
+
+@pytest.mark.parametrize("name, layout", [("mnist", "MNIST/raw"), ("cifar10", "cifar-10-batches-py"),
+                                          ("svhn", "train_32x32.mat")])
+def test_torchvision_sets_offline_without_files_say_where_to_put_them(tmp_path, name, layout):
+    with pytest.raises(UserError) as err:
+        build_dataset(OmegaConf.create({"name": name, "data_dir": str(tmp_path), "download": False,
+                                        "channels": 1, "resolution": 28}))
+    message = str(err.value)
+    assert str(tmp_path) in message and layout in message and "dataset.download=true" in message
+    assert "\n" not in message
+
+
+def test_mnist_reads_torchvision_layout_from_data_dir(require_fashion_mnist, tmp_path):
+    """MNIST's files share Fashion-MNIST's idx format, so the local Fashion-MNIST stands in for them."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in images.FASHION_FILES:
+        source = images.DEBIAN_FASHION_MNIST / f"{name}.gz"
+        if not source.exists():
+            source = images.DEBIAN_FASHION_MNIST / name
+            (raw / name).symlink_to(source)
+        else:
+            images._gunzip_atomic(source, raw / name)
+    data = build_dataset(OmegaConf.create({"name": "mnist", "data_dir": str(tmp_path), "download": False,
+                                           "channels": 3, "resolution": 32}))
+    assert data.train.x.shape == (60000, 3, 32, 32) and data.test.x.shape == (10000, 3, 32, 32)
+    assert data.info.shape == [3, 32, 32] and len(data.test.y) == 10000

@@ -48,7 +48,7 @@ def load_image_folder(path: str | None, channels: int = 3, resolution: int = 64,
         try:
             images.append(read_image(f, channels, resolution))
         except Exception as err:  # truncated, corrupt or not really an image
-            print(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}", file=sys.stderr)
+            tqdm.write(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}", file=sys.stderr)
             continue
         parts = f.relative_to(root).parts
         labels.append(classes.index(parts[0]) if len(parts) > 1 else -1)
