@@ -76,7 +76,8 @@ def test_shapes_factors_are_the_labels_and_the_generation_is_fixed():
 
 @pytest.mark.parametrize("shape, area", [(0, 1.5**2), (1, math.pi * 0.5), (2, 3 * math.sqrt(3) / 4)])
 def test_shapes_draws_each_sprite_with_its_known_area(shape, area):
-    """Areas in units of (scale * MAX_RADIUS)^2: square of half-side 0.75, ellipse 1 x 0.5, triangle of circumradius 1."""
+    """Areas in units of (scale * MAX_RADIUS)^2: a square of half-side 0.75, an ellipse with semi-axes 1 and
+    0.5, an equilateral triangle of circumradius 1."""
     from latentcli.data.shapes import MAX_RADIUS, render
 
     factors = torch.tensor([[shape, 1.0, 0.3, 0.5, 0.5]])

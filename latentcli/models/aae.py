@@ -48,11 +48,7 @@ class AAE(LatentModel):
         yield "autoencoder", recon, {"recon": recon}
 
         z_prior, z_code = self.sample_latent(len(x)), self.encoder(x)
-        d_real, d_fake = self.discriminator(z_prior), self.discriminator(z_code.detach())
-        loss_d = self.adversarial.discriminator(d_real, d_fake)
-        penalty = self.adversarial.penalty(self.discriminator, (z_prior,), (z_code,))
-        yield "discriminator", loss_d + penalty, {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean(),
-                                                  "penalty": penalty}
+        yield "discriminator", *self.adversarial.discriminator_step(self.discriminator, (z_prior,), (z_code,))
 
         loss_e = self.adversarial.generator(self.discriminator(z_code))
         yield "encoder", loss_e, {"loss_e": loss_e}

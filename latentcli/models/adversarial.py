@@ -39,6 +39,18 @@ class AdversarialLoss:
         loss = -d_fake.mean()  # hinge and WGAN train the generator on the raw critic score
         return loss if d_real is None else loss + d_real.mean()
 
+    def discriminator_step(self, discriminator, real: tuple[torch.Tensor, ...],
+                           fake: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """D's whole loss (with the penalty) on real and generated inputs, and what to log.
+
+        Inputs are detached here: this loss trains D only.
+        """
+        d_real = discriminator(*(t.detach() for t in real))
+        d_fake = discriminator(*(t.detach() for t in fake))
+        loss = self.discriminator(d_real, d_fake)
+        penalty = self.penalty(discriminator, real, fake)
+        return loss + penalty, {"loss_d": loss, "d_real": d_real.mean(), "d_fake": d_fake.mean(), "penalty": penalty}
+
     def penalty(self, discriminator, real: tuple[torch.Tensor, ...], fake: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """WGAN-GP: (||grad D||_2 - 1)^2 at random points between real and fake inputs; 0 for other losses.
 
@@ -47,10 +59,12 @@ class AdversarialLoss:
         """
         if self.kind != "wgan_gp":
             return real[0].new_zeros(())
-        n = len(real[0])
-        alpha = torch.rand(n, device=real[0].device)
+        n = len(fake[0])
+        alpha = torch.rand(n, device=fake[0].device)
         mixed = []
         for r, f in zip(real, fake):
+            if len(r) != n:  # more fakes than reals (VAE-GAN): reuse the real items in turn
+                r = r.repeat(n // len(r), *[1] * (r.dim() - 1))
             a = alpha.view(-1, *[1] * (r.dim() - 1))
             mixed.append((a * r.detach() + (1 - a) * f.detach()).requires_grad_(True))
         scores = discriminator(*mixed)

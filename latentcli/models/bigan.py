@@ -52,12 +52,7 @@ class BiGAN(LatentModel):
         x, _ = batch
         z = self.sample_latent(len(x))
         x_fake, z_real = self.generator(z), self.infer(x)
-        d_real = self.discriminator(x, z_real.detach())
-        d_fake = self.discriminator(x_fake.detach(), z)
-        loss_d = self.adversarial.discriminator(d_real, d_fake)
-        penalty = self.adversarial.penalty(self.discriminator, (x, z_real), (x_fake, z))
-        yield "discriminator", loss_d + penalty, {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean(),
-                                                  "penalty": penalty}
+        yield "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
         loss_ge = self.adversarial.generator(self.discriminator(x_fake, z), d_real=self.discriminator(x, z_real))
         logs = {"loss_ge": loss_ge}
         for name, term in self.extra_losses(x, z, x_fake, z_real).items():

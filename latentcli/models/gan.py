@@ -25,10 +25,6 @@ class GAN(LatentModel):
     def losses(self, batch):
         x, _ = batch
         x_fake = self.generator(self.sample_latent(len(x)))
-        d_real, d_fake = self.discriminator(x), self.discriminator(x_fake.detach())
-        loss_d = self.adversarial.discriminator(d_real, d_fake)
-        penalty = self.adversarial.penalty(self.discriminator, (x,), (x_fake,))
-        yield "discriminator", loss_d + penalty, {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean(),
-                                                  "penalty": penalty}
+        yield "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x,), (x_fake,))
         loss_g = self.adversarial.generator(self.discriminator(x_fake))
         yield "generator", loss_g, {"loss_g": loss_g}

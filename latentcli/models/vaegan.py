@@ -55,11 +55,7 @@ class VAEGAN(LatentModel):
         x_rec, x_prior = self.generator(z), self.generator(self.sample_latent(len(x)))
         x_fake = torch.cat([x_rec, x_prior])
 
-        d_real, d_fake = self.discriminator(x), self.discriminator(x_fake.detach())
-        loss_d = self.adversarial.discriminator(d_real, d_fake)
-        penalty = self.adversarial.penalty(self.discriminator, (x.repeat(2, *[1] * (x.dim() - 1)),), (x_fake,))
-        yield "discriminator", loss_d + penalty, {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean(),
-                                                  "penalty": penalty}
+        yield "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x,), (x_fake,))
 
         # Each later loss is built after the previous update, so no graph spans a changed weight.
         kl = kl_to_standard_normal(mean, log_var).mean()
