@@ -69,7 +69,7 @@ def test_train_writes_a_run_directory(toy_run):
 @pytest.mark.parametrize("inference", ["encoder", "optimize"])
 def test_invert_writes_latents_picture_and_summary(toy_run, tmp_path, inference):
     options = ["inference.steps=20", "inference.progress=false"] if inference == "optimize" else []
-    run_cli("invert", f"ckpt={toy_run}/checkpoints/last.ckpt", f"inference={inference}", *options, "n=50",
+    run_cli("invert", f"ckpt={toy_run}/checkpoints/last.ckpt", f"inference={inference}", *options, "inputs.n=50",
             "device=cpu", f"hydra.run.dir={tmp_path}")
     latents = torch.load(tmp_path / "latents.pt", weights_only=True)
     assert latents["z"].shape == (50, 8) and latents["loss"].shape == (50,)

@@ -14,7 +14,7 @@ from test_models import GENERATIVE
 
 TINY_IMAGES = ["dataset=digits", "model.width=8", "batch_size=16", "trainer.device=cpu", "trainer.progress=false",
                "trainer.tensorboard=false"]
-QUICK_INVERSION = ["n=16", "inference.steps=3", "inference.progress=false", "device=cpu"]
+QUICK = ["inference.steps=3", "inference.progress=false", "device=cpu"]
 
 
 def round_trip(tmp_path, train_args: list[str]) -> dict:
@@ -24,10 +24,10 @@ def round_trip(tmp_path, train_args: list[str]) -> dict:
     ckpt = run / "checkpoints" / "last.ckpt"
     model, saved = load_checkpoint(ckpt, device="cpu")
     assert saved["step"] == 6 and not model.training
-    run_task("invert", f"ckpt={ckpt}", *QUICK_INVERSION, f"hydra.run.dir={tmp_path / 'inv'}")
+    run_task("invert", f"ckpt={ckpt}", "inputs.n=16", *QUICK, f"hydra.run.dir={tmp_path / 'inv'}")
     latents = torch.load(tmp_path / "inv" / "latents.pt", weights_only=True)
     assert latents["z"].shape == (16, model.latent_dim) and torch.isfinite(latents["z"]).all()
-    run_task("evaluate", f"ckpt={ckpt}", *QUICK_INVERSION, "n_samples=200", f"hydra.run.dir={tmp_path / 'ev'}")
+    run_task("evaluate", f"ckpt={ckpt}", "n=16", *QUICK, "n_samples=200", f"hydra.run.dir={tmp_path / 'ev'}")
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert metrics["inference"] == ("encoder" if model.has_encoder else "optimize")
     assert 0 < metrics["recon"]["mse"] < 100  # PSNR only where the data have a fixed range (images)

@@ -5,7 +5,8 @@ A *trainable* is an nn.Module with
     losses(batch) -> iterator of (optimizer_name, scalar loss, {log_name: tensor})
 The Trainer applies each yielded loss to its optimiser in the order yielded (a GAN yields the
 discriminator's loss, then the generator's, computed after the discriminator's update). Models
-never call backward() or step() themselves.
+never call backward() or step() themselves. A trainable may also define converged() -> bool, asked
+after every step, to stop early (latent optimisation does, when its loss stops improving).
 
 Exact resume: the data order is a pure function of (seed, step) (see data.stream) and every
 random draw comes from the global generators whose states the checkpoint stores, so a run
@@ -70,7 +71,7 @@ class TrainerConfig:
 @dataclass
 class TrainResult:
     step: int
-    stopped_by: str  # max_steps | max_seconds | SIGTERM | SIGUSR2
+    stopped_by: str  # max_steps | max_seconds | converged | SIGTERM | SIGUSR2
     seconds: float
     last_logs: dict[str, float] = field(default_factory=dict)
 
@@ -166,6 +167,9 @@ class Trainer:
                         self._with_ema(model, ema, lambda: self.on_periodic(step))
                     if self.run_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                         self._save(step, model, optimizers, ema, scaler, periodic=True)
+                    if hasattr(model, "converged") and model.converged():
+                        stopped_by = "converged"
+                        break
         finally:
             bar.close()
             if logger is not None:
@@ -196,7 +200,12 @@ class Trainer:
                 scaler.unscale_(optimizer)
                 params = [p for group in optimizer.param_groups for p in group["params"]]
                 torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-            scaler.step(optimizer)
+            if isinstance(optimizer, torch.optim.LBFGS):
+                # L-BFGS asks for a closure; one Trainer step is one of its iterations, at the loss and
+                # gradient just computed (no line search, so it never needs to re-evaluate)
+                optimizer.step(lambda: loss)
+            else:
+                scaler.step(optimizer)
             for key, value in item_logs.items():
                 logs[key] = value.detach().float()
 

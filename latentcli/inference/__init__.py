@@ -2,30 +2,59 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from latentcli.cli import config_dir
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion
 from latentcli.inference.encoder import EncoderInverter
-from latentcli.inference.optimize import OptimizeInverter
+from latentcli.inference.optimize import OptimizeInverter, OptimizeOptions
+from latentcli.inference.regressor import RegressorInverter
 
-METHODS = ("auto", "encoder", "optimize")
+METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor")
 
-__all__ = ["Inversion", "EncoderInverter", "OptimizeInverter", "build_inverter", "METHODS"]
+__all__ = ["Inversion", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
+           "method_config", "METHODS"]
 
 
-def build_inverter(cfg, model, seed: int = 0):
+def method_config(method: str, **options):
+    """configs/inference/METHOD.yaml (after the files its defaults list names) with `options` on top:
+    the CLI's defaults, for the Python API."""
+    def load(name: str):
+        path = Path(config_dir()) / "inference" / f"{name}.yaml"
+        if not path.is_file():
+            raise UserError(f"unknown inference method {name!r}; choose one of {', '.join(METHODS)}")
+        raw = OmegaConf.load(path)
+        parents = [load(entry) for entry in raw.pop("defaults", []) if entry != "_self_"]
+        return OmegaConf.merge(*parents, raw)
+
+    cfg = load(method)
+    unknown = sorted(set(options) - set(cfg))
+    if unknown:
+        raise UserError(f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
+                        f"it takes {', '.join(k for k in cfg if k != 'method')}")
+    return OmegaConf.merge(cfg, options)
+
+
+def build_inverter(cfg, model, seed: int = 0, regressor=None):
+    """The inverter `cfg.method` names, checked against what `model` can do. `regressor`: a loaded
+    model=regressor checkpoint, for method=regressor."""
     method = cfg.method
     if method == "auto":
         method = "encoder" if model.has_encoder else "optimize"
+    if method not in METHODS:
+        raise UserError(f"unknown inference method {method!r}; choose one of {', '.join(METHODS)}")
+    needs_encoder = method in ("encoder", "hybrid") or cfg.get("init") == "encoder"
+    if needs_encoder and not model.has_encoder:
+        raise UserError(
+            f"model {model.cfg.name!r} has no encoder, so inference={method} cannot invert it; use "
+            "inference=optimize, or inference=regressor with a latent regressor trained on its generator"
+        )
     if method == "encoder":
-        if not model.has_encoder:
-            raise UserError(
-                f"model {model.cfg.name!r} has no encoder, so inference=encoder cannot invert it; "
-                "use inference=optimize (or inference=auto)"
-            )
         return EncoderInverter(batch_size=cfg.batch_size)
-    if method == "optimize":
-        if cfg.init not in ("prior_mean", "random"):
-            raise UserError(f"inference.init={cfg.init!r} is not one of prior_mean, random")
-        return OptimizeInverter(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, init=cfg.init,
-                                prior_weight=cfg.prior_weight, progress=cfg.progress, seed=seed)
-    raise UserError(f"unknown inference method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "regressor":
+        return RegressorInverter(regressor, batch_size=cfg.batch_size)
+    options = {k: v for k, v in cfg.items() if k not in ("method", "regressor_ckpt")}
+    return OptimizeInverter(OptimizeOptions.from_cfg(options), method=method, seed=seed)

@@ -18,6 +18,8 @@ class Inversion:
     method: str
     steps: int
     seconds: float
+    history: torch.Tensor | None = None  # optimisation: [records x items] reconstruction error
+    history_every: int = 0  # steps between the history's records
 
 
 def per_item_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

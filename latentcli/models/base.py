@@ -12,6 +12,7 @@ from torch import nn
 
 from latentcli.data.stream import DataInfo
 from latentcli.errors import UserError
+from latentcli.inference import Inversion, build_inverter, method_config
 from latentcli.models.nets import resolve_arch
 
 
@@ -50,6 +51,16 @@ class LatentModel(nn.Module):
             f"model {self.cfg.name!r} has no encoder: invert it with inference=optimize "
             "(or train a latent regressor for it)"
         )
+
+    def invert(self, x: torch.Tensor, method: str = "auto", regressor: "LatentModel | None" = None,
+               seed: int = 0, **options) -> Inversion:
+        """Latents for the inputs x (on any device), as `latentcli invert inference=METHOD` finds them.
+
+        method: auto | encoder | optimize | hybrid | regressor (pass the loaded regressor model);
+        options: that method's settings (configs/inference/METHOD.yaml), e.g. steps=200, restarts=4.
+        """
+        cfg = method_config(method, **options)
+        return build_inverter(cfg, self, seed=seed, regressor=regressor).invert(self, x)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

@@ -14,6 +14,7 @@ from latentcli.data import DataBundle, build_dataset
 from latentcli.errors import UserError
 from latentcli.inference import build_inverter
 from latentcli.restore import load_checkpoint
+from latentcli.tasks.inputs import count_or_all
 
 
 def run_dir() -> Path:
@@ -27,11 +28,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def model_and_data(cfg):
-    """The checkpoint's model and its dataset, both rebuilt from the checkpoint alone."""
+def load_model(cfg):
+    """(model, checkpoint dict) from cfg.ckpt, on cfg.device."""
     if not cfg.get("ckpt"):
         raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt)")
-    model, ckpt = load_checkpoint(cfg.ckpt, device=cfg.device)
+    return load_checkpoint(cfg.ckpt, device=cfg.device)
+
+
+def model_and_data(cfg):
+    """The checkpoint's model and its dataset, both rebuilt from the checkpoint alone."""
+    model, ckpt = load_model(cfg)
     data: DataBundle = build_dataset(OmegaConf.create(ckpt["config"]["dataset"]))
     return model, ckpt, data
 
@@ -43,14 +49,14 @@ def invert_test_items(cfg):
     """
     seed_everything(cfg.seed)
     model, ckpt, data = model_and_data(cfg)
-    inverter = build_inverter(cfg.inference, model, seed=cfg.seed)
+    inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     inputs = data.test.subset(count_or_all(cfg.n))
     return model, ckpt, data, inputs, inverter.invert(model, inputs.x)
 
 
-def count_or_all(n) -> int | None:
-    if n is None:
+def load_regressor(inference_cfg):
+    """The model=regressor checkpoint that inference=regressor uses, or None."""
+    path = inference_cfg.get("regressor_ckpt")
+    if inference_cfg.method != "regressor" or not path:
         return None
-    if int(n) <= 0:
-        raise UserError(f"n={n} must be a positive number of items (or null for all)")
-    return int(n)
+    return load_checkpoint(path, device="cpu")[0]

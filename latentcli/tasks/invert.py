@@ -1,42 +1,87 @@
-"""latentcli invert: recover z for the checkpoint's test images; write latents, a picture, a summary."""
+"""latentcli invert: recover z for test images, a folder of images or generated samples; write latents,
+pictures (reconstructions, optional edits) and a summary."""
 
 from __future__ import annotations
 
 import torch
+from omegaconf import OmegaConf
 
-from latentcli import viz
+from latentcli import editing, viz
+from latentcli.data import build_dataset
 from latentcli.engine.checkpoint import save_atomic
+from latentcli.errors import UserError
 from latentcli.files import write_json
-from latentcli.metrics.reconstruction import reconstruction_metrics
-from latentcli.tasks.common import invert_test_items, run_dir
+from latentcli.inference import build_inverter
+from latentcli.metrics.reconstruction import latent_recovery, reconstruction_metrics
+from latentcli.tasks.common import load_model, load_regressor, run_dir, seed_everything
+from latentcli.tasks.inputs import load_inputs
 
 
 def run(cfg) -> None:
     out = run_dir()
-    _, _, data, inputs, result = invert_test_items(cfg)
+    seed_everything(cfg.seed)
+    model, ckpt = load_model(cfg)
+    data = build_dataset(OmegaConf.create(ckpt["config"]["dataset"])) if cfg.inputs.source == "test" else None
+    inputs = load_inputs(cfg.inputs, model, data)
+    inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
+    result = inverter.invert(model, inputs.x)
+    kind = model.info.kind
 
-    ids = torch.arange(len(inputs))
-    save_atomic({"z": result.z.cpu(), "loss": result.loss.cpu(), "ids": ids, "labels": inputs.y,
-                 "method": result.method, "steps": result.steps, "seconds": result.seconds,
-                 "ckpt": str(cfg.ckpt)}, out / "latents.pt")
-    if data.info.kind == "image":
+    save_atomic({"z": result.z.cpu(), "loss": result.loss.cpu(), "ids": inputs.ids, "labels": inputs.labels,
+                 "method": result.method, "steps": result.steps, "seconds": result.seconds, "ckpt": str(cfg.ckpt),
+                 "history": None if result.history is None else result.history.cpu(),
+                 "history_every": result.history_every, "z_true": inputs.z_true}, out / "latents.pt")
+    if kind == "image":
         viz.save_reconstruction_grid(inputs.x, result.x_hat, out / "reconstructions.png")
     else:
         viz.save_points_plot(out / "reconstructions.png", inputs.x, reconstructions=result.x_hat,
                              title=f"{result.method} reconstructions")
     summary = {
         "ckpt": str(cfg.ckpt),
+        "inputs": cfg.inputs.source,
         "method": result.method,
-        "n": len(inputs),
+        "n": len(inputs.x),
         "loss_mean": float(result.loss.mean()),
         "loss_median": float(result.loss.median()),
-        **{k: v for k, v in reconstruction_metrics(inputs.x, result.x_hat, data.info.kind).items() if k != "mse"},
+        **{k: v for k, v in reconstruction_metrics(inputs.x, result.x_hat, kind).items() if k != "mse"},
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
-        "images_per_second": round(len(inputs) / max(result.seconds, 1e-9), 1),
+        "images_per_second": round(len(inputs.x) / max(result.seconds, 1e-9), 1),
     }
+    if inputs.z_true is not None:
+        summary.update(latent_recovery(inputs.z_true, result.z))
+        if "psnr" in summary:
+            summary["regeneration_psnr"] = summary["psnr"]  # the inputs are G(z): re-generating them is the task
+    written = [out / "latents.pt", out / "reconstructions.png"]
+    written += save_edits(cfg.edit, model, result.z, inputs, out)
     write_json(out / "summary.json", summary)
+    written.append(out / "summary.json")
+
     psnr = f", PSNR {summary['psnr']:.2f} dB" if "psnr" in summary else ""
-    print(f"inverted {len(inputs)} test items with {result.method} in {result.seconds:.2f} s: "
-          f"MSE {summary['loss_mean']:.4g}{psnr}")
-    print(f"wrote {out / 'latents.pt'}, {out / 'reconstructions.png'}, {out / 'summary.json'}")
+    recovery = f", latent error {summary['latent_error_mean']:.3f}" if inputs.z_true is not None else ""
+    print(f"inverted {len(inputs.x)} {cfg.inputs.source} items with {result.method} in {result.seconds:.2f} s: "
+          f"MSE {summary['loss_mean']:.4g}{psnr}{recovery}")
+    print("wrote " + ", ".join(str(p) for p in written))
+
+
+def save_edits(edit_cfg, model, z: torch.Tensor, inputs, out) -> list:
+    """The pictures edit= asks for; returns their paths."""
+    if edit_cfg.kind == "none":
+        return []
+    if model.info.kind != "image":
+        raise UserError(f"edit={edit_cfg.kind} draws pictures of images; this model generates points")
+    with torch.no_grad():
+        if edit_cfg.kind == "interpolate":
+            paths = []
+            for mode in ("linear", "slerp"):
+                walk = editing.interpolation_latents(z, edit_cfg.pairs, edit_cfg.steps, mode)
+                paths.append(out / f"interpolate_{mode}.png")
+                viz.save_image_grid(model.generate(walk), paths[-1], nrow=edit_cfg.steps)
+            return paths
+        if edit_cfg.kind == "arithmetic":
+            chosen, edited = editing.arithmetic_latents(z, inputs.labels, edit_cfg.a, edit_cfg.b, edit_cfg.n)
+            rows = [inputs.x[chosen.cpu()].to(z.device), model.generate(z[chosen]), model.generate(edited)]
+            path = out / "arithmetic.png"
+            viz.save_image_grid(torch.cat(rows), path, nrow=len(chosen))
+            return [path]
+    raise UserError(f"edit.kind={edit_cfg.kind!r} is not one of none, interpolate, arithmetic")

@@ -1,0 +1,70 @@
+"""What `invert` inverts (`inputs=`): the checkpoint's test split, a folder of images, or generated samples
+whose true latents are known."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from latentcli.data.image_folder import find_images, read_image
+from latentcli.data.images import to_unit_range
+from latentcli.errors import UserError
+
+SOURCES = ("test", "folder", "samples")
+
+
+@dataclass
+class Inputs:
+    x: torch.Tensor
+    labels: torch.Tensor  # -1 where unknown
+    ids: list[str]  # test-split indices, file paths, or sample numbers
+    z_true: torch.Tensor | None = None  # inputs=samples: the latents they were generated from
+
+
+def load_inputs(cfg, model, data=None) -> Inputs:
+    """cfg: the `inputs` config (source, n, path, seed); data: the checkpoint's dataset, for source=test."""
+    n = count_or_all(cfg.get("n"))
+    if cfg.source == "test":
+        test = data.test.subset(n)
+        return Inputs(test.x, test.y, [str(i) for i in range(len(test))])
+    if cfg.source == "samples":
+        n = n or 256
+        z = model.sample_latent(n, generator=torch.Generator().manual_seed(int(cfg.get("seed", 0))))
+        with torch.no_grad():
+            x = torch.cat([model.generate(part) for part in z.split(1024)]).cpu()
+        return Inputs(x, torch.full((n,), -1), [str(i) for i in range(n)], z_true=z.cpu())
+    if cfg.source == "folder":
+        return _folder(cfg.get("path"), model.info.shape, n)
+    raise UserError(f"inputs.source={cfg.source!r} is not one of {', '.join(SOURCES)}")
+
+
+def _folder(path, shape: list[int], n: int | None) -> Inputs:
+    if not path:
+        raise UserError("inputs=folder needs the folder: add inputs.path=DIR")
+    if len(shape) != 3:
+        raise UserError(f"inputs=folder needs a model of images; this one models points of shape {shape}")
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise UserError(f"inputs.path={path} is not a folder")
+    channels, resolution = shape[0], shape[1]
+    images, ids = [], []
+    for f in find_images(root)[:n]:
+        try:
+            images.append(read_image(f, channels, resolution))
+            ids.append(str(f))
+        except Exception as err:  # corrupt or not really an image: name it and go on
+            print(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}", file=sys.stderr)
+    if not images:
+        raise UserError(f"no readable PNG, JPEG or WebP images under {root}")
+    return Inputs(to_unit_range(torch.cat(images), channels, resolution), torch.full((len(ids),), -1), ids)
+
+
+def count_or_all(n) -> int | None:
+    if n is None:
+        return None
+    if int(n) <= 0:
+        raise UserError(f"n={n} must be a positive number of items (or null for all)")
+    return int(n)
