@@ -69,3 +69,64 @@ def save_samples(model, path: str | Path, real: torch.Tensor, seed: int = 0, tit
             save_points_plot(path, real[:2500], samples=samples, centres=centres, title=title)
     finally:
         model.train(was_training)
+
+
+def save_labelled_scatter(path: str | Path, xy, labels, title: str = "") -> None:
+    """2-D points coloured by their integer label."""
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=4)
+    ax.legend(*points.legend_elements(), fontsize=7, loc="best", title="label")
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def save_line_plot(path: str | Path, series: dict, xlabel: str, ylabel: str, title: str = "",
+                   log_x: bool = False) -> None:
+    """One line per entry of series {name: (xs, ys)}, with markers."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for name, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker="o", markersize=3, label=name)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def _save(fig, path: str | Path) -> None:
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+
+def save_curves(path: str | Path, steps, curves: dict, title: str = "") -> None:
+    """Training curves: one small panel per logged quantity, against the step."""
+    n = len(curves)
+    cols = min(n, 4)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), dpi=100, squeeze=False)
+    for ax, (name, values) in zip(axes.flat, curves.items()):
+        ax.plot(steps, values, linewidth=1)
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    _save(fig, path)
+
+
+def save_bar_plot(path: str | Path, names: list[str], means, stds, ylabel: str, title: str = "") -> None:
+    """One bar per configuration, with its standard deviation over seeds as an error bar."""
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(names) + 2), 4), dpi=100)
+    ax.bar(range(len(names)), means, yerr=stds, capsize=3, color="tab:blue")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from latentcli.data.stream import DataBundle, DataInfo, TensorPairs, batch_stream
 from latentcli.errors import UserError
 
@@ -12,6 +14,25 @@ DATASETS = ("ring8", "grid25", "digits", "shapes", "fashion_mnist", "mnist", "ci
 
 
 def build_dataset(cfg) -> DataBundle:
+    """The dataset cfg names; with cfg.classes set, the train split keeps only those classes (the test
+    split keeps all: the one-class anomaly protocol trains on one class and tests on every class)."""
+    data = _load(cfg)
+    classes = cfg.get("classes")
+    if classes is not None:
+        data = _only_classes(data, [int(c) for c in classes])
+    return data
+
+
+def _only_classes(data: DataBundle, classes: list[int]) -> DataBundle:
+    labels = data.train.y if data.train.y.dim() == 1 else data.train.y[:, 0].long()
+    keep = torch.isin(labels, torch.tensor(classes))
+    if not keep.any():
+        raise UserError(f"dataset.classes={classes}: no training items have these labels")
+    data.info.extra["normal_classes"] = classes
+    return DataBundle(TensorPairs(data.train.x[keep], data.train.y[keep]), data.test, data.info)
+
+
+def _load(cfg) -> DataBundle:
     name = cfg.name
     if name in ("ring8", "grid25"):
         from latentcli.data.toy import load_toy

@@ -1,57 +1,105 @@
-"""latentcli evaluate: reconstruction error on the test split and, for 2-D mixtures, mode coverage."""
+"""latentcli evaluate: every requested metric on a checkpoint (or on each run of a sweep), written as
+metrics.json and report.md with pictures."""
 
 from __future__ import annotations
 
-import torch
+import importlib
+from pathlib import Path
 
-from latentcli import viz
+from omegaconf import OmegaConf
+
+from latentcli import report, sweep, viz
+from latentcli.data import build_dataset
+from latentcli.errors import UserError
 from latentcli.files import write_json
-from latentcli.metrics.modes import mode_coverage, own_mode_fraction
-from latentcli.metrics.reconstruction import reconstruction_metrics
-from latentcli.tasks.common import invert_test_items, run_dir
+from latentcli.inference import build_inverter
+from latentcli.metrics.context import EvaluationContext
+from latentcli.restore import load_checkpoint
+from latentcli.tasks.common import load_regressor, run_dir, seed_everything
+from latentcli.tasks.inputs import count_or_all
+
+# metric name -> module in latentcli/metrics with evaluate(ctx) -> dict
+METRICS = {"recon": "reconstruction", "latent": "latent", "quality": "quality", "probe": "probe",
+           "anomaly": "anomaly", "modes": "modes", "compression": "compression"}
 
 
 def run(cfg) -> None:
     out = run_dir()
-    model, ckpt, data, inputs, inversion = invert_test_items(cfg)
-    metrics = {
-        "ckpt": str(cfg.ckpt),
-        "model": ckpt["config"]["model"]["name"],
-        "dataset": data.info.name,
-        "step": ckpt["step"],
-        "inference": inversion.method,
-        "n_test": len(inputs),
-        "recon": reconstruction_metrics(inputs.x, inversion.x_hat, data.info.kind),
-    }
-    with torch.no_grad():
-        samples = model.generate(model.sample_latent(cfg.n_samples, generator=torch.Generator().manual_seed(cfg.seed)))
-    if "centres" in data.info.extra:
-        centres = torch.tensor(data.info.extra["centres"])
-        metrics["modes"] = {
-            **mode_coverage(samples.cpu(), centres, data.info.extra["sigma"]),
-            "n_samples": cfg.n_samples,
-            "reconstructed_into_own_mode": own_mode_fraction(inputs.x, inversion.x_hat.cpu(), centres),
-        }
-        m = metrics["modes"]
-        viz.save_points_plot(out / "modes.png", data.test.x, samples=samples, reconstructions=inversion.x_hat,
-                             centres=centres, title=f"{metrics['model']}: {m['modes_covered']}/{m['modes_total']} "
-                             f"modes, {100 * m['high_quality_fraction']:.1f}% high quality")
-    else:
-        viz.save_image_grid(samples[:64], out / "samples.png")
-        viz.save_reconstruction_grid(inputs.x, inversion.x_hat, out / "reconstructions.png")
-    write_json(out / "metrics.json", metrics)
-    print(_one_line(metrics))
-    print(f"wrote {out / 'metrics.json'}")
+    if cfg.sweep:
+        evaluate_sweep(cfg, out)
+        return
+    if not cfg.get("ckpt"):
+        raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt), "
+                        "or sweep=DIR for every run of a multirun")
+    metrics = evaluate_checkpoint(cfg, Path(cfg.ckpt), out)
+    print(one_line(metrics))
+    print(f"wrote {out / 'metrics.json'}, {out / 'report.md'}")
 
 
-def _one_line(metrics: dict) -> str:
+def metric_names(cfg, info) -> list[str]:
+    names = list(cfg.metrics) if cfg.metrics is not None else ["recon", "latent"]
+    if cfg.metrics is None and "centres" in info.extra:
+        names.append("modes")
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    return names
+
+
+def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
+    seed_everything(cfg.seed)
+    count_or_all(cfg.n)
+    model, ckpt = load_checkpoint(ckpt_path, device=cfg.device)
+    data = build_dataset(OmegaConf.create(ckpt["config"]["dataset"]))
+    inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
+    ctx = EvaluationContext(model, data, inverter, cfg, out)
+    metrics = {"ckpt": str(ckpt_path), "model": ckpt["config"]["model"]["name"], "dataset": data.info.name,
+               "step": ckpt["step"], "inference": inverter.method, "n_test": len(ctx.test)}
+    if data.info.kind == "image":
+        viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
+    for name in metric_names(cfg, data.info):
+        metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name]}").evaluate(ctx)
+        write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
+    report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
+    return metrics
+
+
+def evaluate_sweep(cfg, out: Path) -> None:
+    runs = sweep.find_runs(cfg.sweep)
+    results = []
+    for i, run in enumerate(runs, 1):
+        print(f"[{i}/{len(runs)}] {run.name}")
+        metrics = evaluate_checkpoint(cfg, run / "checkpoints" / "last.ckpt", out / run.name)
+        print("  " + one_line(metrics))
+        results.append((sweep.run_overrides(run), metrics))
+    main = cfg.summary_metric or ("modes.modes_covered" if "modes" in results[0][1] else "recon.psnr")
+    rows = sweep.summarise(results, out, main)
+    print(f"{len(runs)} runs in {len(rows)} configurations: wrote {out / 'summary.csv'}, {out / 'summary.md'}, "
+          f"{out / 'summary.png'}")
+
+
+def one_line(metrics: dict) -> str:
     head = f"{metrics['model']} on {metrics['dataset']} (step {metrics['step']}, {metrics['inference']} inversion):"
-    parts = [f"recon MSE {metrics['recon']['mse']:.4g}"]
-    if "psnr" in metrics["recon"]:
-        parts.append(f"PSNR {metrics['recon']['psnr']:.2f} dB")
+    parts = []
+    if "recon" in metrics:
+        r = metrics["recon"]
+        parts.append(f"recon MSE {r['mse']:.4g}" + (f", PSNR {r['psnr']:.2f} dB" if "psnr" in r else ""))
+    if "latent" in metrics:
+        parts.append(f"latent error {metrics['latent']['latent_error_mean']:.3f}")
+    if "quality" in metrics:
+        q = metrics["quality"]
+        parts.append(f"FID {q['fid']:.2f}, precision {q['precision']:.2f}, recall {q['recall']:.2f}")
+    if "probe" in metrics:
+        parts.append(f"probe (logistic) latents {100 * metrics['probe']['latent']['logistic']:.1f}% vs pixels "
+                     f"{100 * metrics['probe']['pixels']['logistic']:.1f}%")
+    if "anomaly" in metrics:
+        best = max((v["auroc"], k) for k, v in metrics["anomaly"].items() if isinstance(v, dict))
+        parts.append(f"anomaly AUROC {best[0]:.3f} ({best[1]})")
     if "modes" in metrics:
         m = metrics["modes"]
         parts.append(f"modes {m['modes_covered']}/{m['modes_total']}, high quality "
                      f"{100 * m['high_quality_fraction']:.1f}%, own-mode reconstructions "
                      f"{100 * m['reconstructed_into_own_mode']:.1f}%")
     return f"{head} {', '.join(parts)}"
+
+

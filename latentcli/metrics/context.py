@@ -1,0 +1,58 @@
+"""What every metric may ask for, each computed once per evaluation: the model, its data, the inverted
+test items, generated samples, and where pictures go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import torch
+
+from latentcli.data import DataBundle
+from latentcli.inference import Inversion
+
+
+@dataclass
+class Figure:
+    title: str
+    path: Path
+
+
+@dataclass
+class EvaluationContext:
+    model: object
+    data: DataBundle
+    inverter: object
+    cfg: object  # the evaluate config: n, n_samples, seed, and each metric's settings
+    out: Path
+    figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @cached_property
+    def test(self):
+        """The first cfg.n test items."""
+        return self.data.test.subset(self.cfg.n)
+
+    @cached_property
+    def test_inversion(self) -> Inversion:
+        return self.inverter.invert(self.model, self.test.x)
+
+    @cached_property
+    def samples(self) -> torch.Tensor:
+        """cfg.n_samples generated items from seeded prior draws (on the CPU)."""
+        return self.generate(self.model.sample_latent(self.cfg.n_samples,
+                                                      generator=torch.Generator().manual_seed(self.cfg.seed)))
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.model.generate(part.to(self.device)).cpu() for part in z.split(1024)])
+
+    def figure(self, title: str, name: str) -> Path:
+        """The path to write a picture to; it is listed in report.md under `title`."""
+        path = self.out / name
+        self.figures.append(Figure(title, path))
+        return path

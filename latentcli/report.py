@@ -1,0 +1,68 @@
+"""report.md for one evaluation: the run's facts, every metric as a table, and the pictures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from latentcli import viz
+from latentcli.files import write_text
+
+
+def flatten(metrics: dict, prefix: str = "") -> dict[str, object]:
+    """{"recon": {"psnr": 20}} -> {"recon.psnr": 20}; lists of rows stay as they are."""
+    flat = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def training_curves(ckpt: Path, out: Path) -> Path | None:
+    """curves.png from the run's metrics.jsonl (next to its checkpoints/), if it is there."""
+    log = Path(ckpt).resolve().parent.parent / "metrics.jsonl"
+    if not log.is_file():
+        return None
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    if not records:
+        return None
+    keys = [k for k in records[-1] if k != "step"]
+    steps = [r["step"] for r in records]
+    curves = {k: [r.get(k, float("nan")) for r in records] for k in keys}
+    path = out / "curves.png"
+    viz.save_curves(path, steps, curves, title=f"training curves ({log})")
+    return path
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def write_report(path: Path, metrics: dict, figures: list, curves: Path | None) -> None:
+    head = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    lines = [f"# {metrics['model']} on {metrics['dataset']}, step {metrics['step']}", ""]
+    lines += ["| | |", "| --- | --- |"] + [f"| {k} | {_cell(v)} |" for k, v in head.items()] + [""]
+    for name, value in metrics.items():
+        if not isinstance(value, dict):
+            continue
+        lines += [f"## {name}", ""]
+        rows = {k: v for k, v in flatten(value).items() if not isinstance(v, list)}
+        if rows:
+            lines += ["| metric | value |", "| --- | --- |"] + [f"| {k} | {_cell(v)} |" for k, v in rows.items()]
+        for k, v in flatten(value).items():
+            if isinstance(v, list) and v and isinstance(v[0], dict):  # a curve: one table row per point
+                columns = list(v[0])
+                lines += ["", f"{k}:", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+                lines += ["| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in v]
+        lines.append("")
+    pictures = [(f.title, f.path) for f in figures] + ([("Training curves", curves)] if curves else [])
+    if pictures:
+        lines += ["## Pictures", ""]
+        for title, picture in pictures:
+            lines += [f"### {title}", "", f"![{title}]({Path(picture).name})", ""]
+    write_text(path, "\n".join(lines))
