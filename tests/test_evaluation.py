@@ -139,7 +139,8 @@ def test_anomaly_on_a_one_class_model(tmp_path):
 
 def test_sweep_summary_over_two_seeds(tmp_path):
     sweep = tmp_path / "sweep"
-    run_task("train", "-m", "model=gan,bigan", "seed=0,1", *TINY_TOY, "trainer.max_steps=10", f"hydra.sweep.dir={sweep}")
+    run_task("train", "-m", "model=gan,bigan", "seed=0,1", *TINY_TOY, "trainer.max_steps=10",
+             f"hydra.sweep.dir={sweep}")
     out = tmp_path / "summary"
     run_task("evaluate", f"sweep={sweep}", "n=50", "n_samples=200", "latent.n=20", "inference.steps=5",
              "inference.progress=false", "device=cpu", f"hydra.run.dir={out}")

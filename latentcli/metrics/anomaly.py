@@ -15,7 +15,8 @@ from latentcli.errors import UserError
 
 
 def detection_scores(is_anomaly, score) -> dict[str, float]:
-    return {"auroc": float(roc_auc_score(is_anomaly, score)), "auprc": float(average_precision_score(is_anomaly, score))}
+    return {"auroc": float(roc_auc_score(is_anomaly, score)),
+            "auprc": float(average_precision_score(is_anomaly, score))}
 
 
 def evaluate(ctx) -> dict:

@@ -53,7 +53,8 @@ def evaluate(ctx) -> dict:
     jpeg = []
     for quality in settings.jpeg_qualities:
         decoded, bits = jpeg_round_trip(x, int(quality))
-        jpeg.append({"quality": int(quality), "bits": bits, "psnr": reconstruction_metrics(x, decoded, "image")["psnr"]})
+        psnr = reconstruction_metrics(x, decoded, "image")["psnr"]
+        jpeg.append({"quality": int(quality), "bits": bits, "psnr": psnr})
     from latentcli import viz
 
     viz.save_line_plot(ctx.figure("Rate-distortion: quantised latents against JPEG", "rate_distortion.png"),
