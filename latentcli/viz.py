@@ -88,6 +88,7 @@ def save_line_plot(path: str | Path, series: dict, xlabel: str, ylabel: str, tit
         ax.plot(xs, ys, marker="o", markersize=3, label=name)
     if log_x:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labelled decades only
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
