@@ -9,8 +9,8 @@ from pathlib import Path
 
 TASKS = {
     "train": "fit a model (gan, bigan, ali, alice, vae, vaegan, aae, regressor): checkpoints, samples, curves",
-    "invert": "recover latents z of test images from a checkpoint: latents.pt, reconstructions, summary",
-    "evaluate": "measure a checkpoint: reconstruction MSE/PSNR, mode coverage on 2-D data; metrics.json",
+    "invert": "recover latents z of test images, a folder or samples: latents.pt, reconstructions, edits",
+    "evaluate": "measure a checkpoint or a sweep (reconstruction, latents, quality, probes, ...): report.md",
 }
 
 USAGE = """usage: latentcli TASK [OVERRIDES...] [-m] [--cfg job] [--info] [--help]
@@ -24,7 +24,8 @@ examples:
   latentcli train                                  # bigan on the bundled digits, a few CPU minutes
   latentcli train model=gan dataset=grid25
   latentcli invert ckpt=outputs/train/.../checkpoints/last.ckpt inference=optimize
-  latentcli evaluate ckpt=outputs/train/.../checkpoints/last.ckpt
+  latentcli evaluate ckpt=outputs/train/.../checkpoints/last.ckpt "metrics=[recon,latent,quality]"
+  latentcli evaluate sweep=multirun/train/<date>   # every run of a sweep, one summary table
   latentcli train -m model=gan,bigan seed=0,1,2    # a sweep
 
 `latentcli TASK --help` lists the task's config groups and options.
