@@ -24,7 +24,7 @@ def build_dataset(cfg) -> DataBundle:
 
 
 def _only_classes(data: DataBundle, classes: list[int]) -> DataBundle:
-    labels = data.train.y if data.train.y.dim() == 1 else data.train.y[:, 0].long()
+    labels = data.info.class_labels(data.train.y)
     keep = torch.isin(labels, torch.tensor(classes))
     if not keep.any():
         raise UserError(f"dataset.classes={classes}: no training items have these labels")

@@ -32,6 +32,21 @@ def read_image(path: Path, channels: int, resolution: int) -> torch.Tensor:
     return fit_images(TF.pil_to_tensor(image).unsqueeze(0), channels, resolution)
 
 
+def read_images(files: list[Path], channels: int, resolution: int, desc: str = "reading images"):
+    """(N x channels x resolution x resolution floats in [-1, 1], the files that were read). An unreadable
+    file is named in one warning line on stderr and skipped."""
+    images, kept = [], []
+    for f in tqdm(files, desc=desc, leave=False, mininterval=5):
+        try:
+            images.append(read_image(f, channels, resolution))
+        except Exception as err:  # truncated, corrupt or not really an image
+            tqdm.write(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}", file=sys.stderr)
+            continue
+        kept.append(f)
+    x = to_unit_range(torch.cat(images), channels, resolution) if images else torch.empty(0)
+    return x, kept
+
+
 def load_image_folder(path: str | None, channels: int = 3, resolution: int = 64, test_fraction: float = 0.1,
                       split_seed: int = 0) -> DataBundle:
     if not path:
@@ -43,19 +58,11 @@ def load_image_folder(path: str | None, channels: int = 3, resolution: int = 64,
     if not files:
         raise UserError(f"no PNG, JPEG or WebP images under {root}")
     classes = sorted({f.relative_to(root).parts[0] for f in files if len(f.relative_to(root).parts) > 1})
-    images, labels = [], []
-    for f in tqdm(files, desc=f"reading {root.name}", leave=False, mininterval=5):
-        try:
-            images.append(read_image(f, channels, resolution))
-        except Exception as err:  # truncated, corrupt or not really an image
-            tqdm.write(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}", file=sys.stderr)
-            continue
-        parts = f.relative_to(root).parts
-        labels.append(classes.index(parts[0]) if len(parts) > 1 else -1)
-    if len(images) < 2:
-        raise UserError(f"{root} holds {len(images)} readable image(s); at least 2 are needed (train and test)")
-    x = to_unit_range(torch.cat(images), channels, resolution)
-    y = torch.tensor(labels, dtype=torch.long)
+    x, kept = read_images(files, channels, resolution, desc=f"reading {root.name}")
+    if len(kept) < 2:
+        raise UserError(f"{root} holds {len(kept)} readable image(s); at least 2 are needed (train and test)")
+    parts = [f.relative_to(root).parts for f in kept]
+    y = torch.tensor([classes.index(p[0]) if len(p) > 1 else -1 for p in parts], dtype=torch.long)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(split_seed))
     n_test = min(len(x) - 1, max(1, round(len(x) * test_fraction)))
     test, train = order[:n_test], order[n_test:]

@@ -41,6 +41,11 @@ class DataInfo:
     kind: str  # "points" (raw coordinates) | "image" (values in [-1, 1])
     extra: dict = field(default_factory=dict)  # e.g. mode centres and sigma of a toy mixture
 
+    def class_labels(self, y: torch.Tensor) -> torch.Tensor:
+        """One class per item: the label itself, or for data whose label rows are factors (shapes) the
+        first factor (the shape)."""
+        return y[:, 0].long() if self.extra.get("factors") else y
+
     @property
     def value_range(self):
         return [-1.0, 1.0] if self.kind == "image" else None

@@ -24,7 +24,7 @@ def evaluate(ctx) -> dict:
     if not normal:
         raise UserError("metrics=[anomaly] needs a model trained on some classes only: train it with "
                         "dataset.classes=[c] (the other classes are the anomalies)")
-    labels = ctx.test.y if ctx.test.y.dim() == 1 else ctx.test.y[:, 0].long()
+    labels = ctx.data.info.class_labels(ctx.test.y)
     is_anomaly = (~torch.isin(labels, torch.tensor(normal))).numpy()
     x, x_hat = ctx.test.x.to(ctx.device), ctx.test_inversion.x_hat
     scores = {"reconstruction": (x - x_hat).abs().flatten(1).mean(1)}

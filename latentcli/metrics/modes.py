@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from latentcli.errors import UserError
+
 
 def nearest_mode(points: torch.Tensor, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(index of the nearest centre, distance to it) for each point."""
@@ -42,8 +44,6 @@ def own_mode_fraction(real: torch.Tensor, reconstructed: torch.Tensor, centres: 
 def evaluate(ctx) -> dict:
     info = ctx.model.info
     if "centres" not in info.extra:
-        from latentcli.errors import UserError
-
         raise UserError(f"metrics=[modes] needs a 2-D mixture (ring8, grid25); {info.name} has no modes")
     from latentcli import viz
 

@@ -35,7 +35,7 @@ def evaluate(ctx) -> dict:
     train = ctx.data.train.subset(min(int(ctx.cfg.probe.n_train), len(ctx.data.train)))
     test = ctx.test
     factors = ctx.model.info.extra.get("factors")
-    class_of = (lambda y: y[:, 0].long()) if factors else (lambda y: y)  # shapes: the shape is the class
+    class_of = ctx.model.info.class_labels
     if (class_of(train.y) < 0).all():
         raise UserError(f"metrics=[probe] needs labelled data; {ctx.model.info.name} has no labels")
     z_train = ctx.inverter.invert(ctx.model, train.x).z.cpu().numpy()

@@ -19,6 +19,7 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from latentcli.data import batch_stream
+from latentcli.data.stream import TensorPairs
 from latentcli.data.images import cache_dir
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.trainer import Trainer, TrainerConfig
@@ -54,11 +55,6 @@ class FeatureClassifier(nn.Module):
         yield "classifier", loss, {"loss": loss}
 
 
-def class_labels(data, y: torch.Tensor) -> torch.Tensor:
-    """One integer class per item: the label, or for `shapes` the shape factor."""
-    return y[:, 0].long() if data.info.extra.get("factors") else y
-
-
 @torch.no_grad()
 def accuracy(classifier: FeatureClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
     predicted = torch.cat([classifier.logits(part).argmax(1) for part in x.split(1024)])
@@ -70,7 +66,7 @@ def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifi
     info = data.info
     if info.kind != "image":
         raise UserError(f"metrics=[quality] needs images; {info.name} holds points")
-    y_train = class_labels(data, data.train.y)
+    y_train = info.class_labels(data.train.y)
     if y_train.dim() != 1 or (y_train < 0).any():
         raise UserError(f"metrics=[quality] trains a feature classifier on labels; {info.name} has none per item")
     num_classes = int(y_train.max()) + 1
@@ -80,15 +76,13 @@ def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifi
         saved = ckpt_io.load(path)
         classifier.load_state_dict(saved["model"])
         return classifier.eval(), saved["test_accuracy"]
-    from latentcli.data.stream import TensorPairs
-
     train = TensorPairs(data.train.x, y_train)
     torch.manual_seed(seed)
     trainer = Trainer(TrainerConfig(max_steps=steps, device="cpu", tensorboard=False, log_every=100),
                       desc=f"feature classifier for {info.name}")
     trainer.fit(classifier, lambda start: batch_stream(train, min(128, len(train)), seed, start))
     classifier.eval()
-    test_accuracy = accuracy(classifier, data.test.x, class_labels(data, data.test.y))
+    test_accuracy = accuracy(classifier, data.test.x, info.class_labels(data.test.y))
     ckpt_io.save_atomic({"format_version": 1, "model": classifier.state_dict(), "test_accuracy": test_accuracy,
                          "steps": steps, "num_classes": num_classes}, path)
     return classifier, test_accuracy

@@ -33,6 +33,11 @@ class LatentModel(nn.Module):
             raise UserError(f"model.prior={self.prior!r} is not one of normal, uniform")
         self.arch = resolve_arch(cfg.get("arch", "auto"), info.shape)
 
+    def require_normal_prior(self) -> None:
+        """For models with a KL term to N(0, I) (the VAEs)."""
+        if self.prior != "normal":
+            raise UserError(f"model {self.cfg.name!r} needs prior=normal: its KL term is to N(0, I)")
+
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws from the prior; with a (CPU) generator, reproducible whatever the device."""
         device = next(self.parameters()).device

@@ -182,9 +182,12 @@ class GaussianEncoder(nn.Module):
         return mean, log_var.clamp(-20.0, 10.0)  # keeps exp() finite early in training
 
     def sample(self, x: torch.Tensor) -> torch.Tensor:
-        """A reparameterised draw z = mean + sigma * eps, differentiable in the encoder's weights."""
-        mean, log_var = self(x)
-        return mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        return reparameterise(*self(x))
+
+
+def reparameterise(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """A draw z = mean + sigma * eps from N(mean, exp(log_var)), differentiable in mean and log_var."""
+    return mean + torch.randn_like(mean) * (0.5 * log_var).exp()
 
 
 def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from latentcli.errors import UserError
 from latentcli.models.base import LatentModel
-from latentcli.models.nets import GaussianEncoder, build_generator, kl_to_standard_normal
+from latentcli.models.nets import GaussianEncoder, build_generator, kl_to_standard_normal, reparameterise
 
 
 def negative_log_likelihood(x_hat: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float) -> torch.Tensor:
@@ -28,8 +28,7 @@ class VAE(LatentModel):
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
-        if self.prior != "normal":
-            raise UserError(f"model {cfg.name!r} needs prior=normal: its KL term is to N(0, I)")
+        self.require_normal_prior()
         self.likelihood = cfg.get("likelihood", "gaussian")
         if self.likelihood not in ("gaussian", "bernoulli"):
             raise UserError(f"model.likelihood={self.likelihood!r} is not one of gaussian, bernoulli")
@@ -48,7 +47,7 @@ class VAE(LatentModel):
     def losses(self, batch):
         x, _ = batch
         mean, log_var = self.encoder(x)
-        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        z = reparameterise(mean, log_var)
         nll = negative_log_likelihood(self.generator(z), x, self.likelihood, float(self.cfg.get("sigma", 0.1))).mean()
         kl = kl_to_standard_normal(mean, log_var).mean()
         loss = nll + float(self.cfg.get("beta", 1.0)) * kl

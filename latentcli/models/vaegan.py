@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import torch
 
-from latentcli.errors import UserError
 from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
-from latentcli.models.nets import GaussianEncoder, build_discriminator, build_generator, kl_to_standard_normal
+from latentcli.models.nets import (
+    GaussianEncoder,
+    build_discriminator,
+    build_generator,
+    kl_to_standard_normal,
+    reparameterise,
+)
 
 
 class VAEGAN(LatentModel):
@@ -24,8 +29,7 @@ class VAEGAN(LatentModel):
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
-        if self.prior != "normal":
-            raise UserError(f"model {cfg.name!r} needs prior=normal: its KL term is to N(0, I)")
+        self.require_normal_prior()
         self.adversarial = AdversarialLoss(cfg)
         self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.encoder = GaussianEncoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
@@ -51,7 +55,7 @@ class VAEGAN(LatentModel):
     def losses(self, batch):
         x, _ = batch
         mean, log_var = self.encoder(x)
-        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        z = reparameterise(mean, log_var)
         x_rec, x_prior = self.generator(z), self.generator(self.sample_latent(len(x)))
         x_fake = torch.cat([x_rec, x_prior])
 

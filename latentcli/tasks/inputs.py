@@ -3,14 +3,12 @@ whose true latents are known."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from latentcli.data.image_folder import find_images, read_image
-from latentcli.data.images import to_unit_range
+from latentcli.data.image_folder import find_images, read_images
 from latentcli.errors import UserError
 
 SOURCES = ("test", "folder", "samples")
@@ -49,17 +47,10 @@ def _folder(path, shape: list[int], n: int | None) -> Inputs:
     root = Path(path).expanduser()
     if not root.is_dir():
         raise UserError(f"inputs.path={path} is not a folder")
-    channels, resolution = shape[0], shape[1]
-    images, ids = [], []
-    for f in find_images(root)[:n]:
-        try:
-            images.append(read_image(f, channels, resolution))
-            ids.append(str(f))
-        except Exception as err:  # corrupt or not really an image: name it and go on
-            print(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}", file=sys.stderr)
-    if not images:
+    x, kept = read_images(find_images(root)[:n], shape[0], shape[1], desc=f"reading {root.name}")
+    if not kept:
         raise UserError(f"no readable PNG, JPEG or WebP images under {root}")
-    return Inputs(to_unit_range(torch.cat(images), channels, resolution), torch.full((len(ids),), -1), ids)
+    return Inputs(x, torch.full((len(kept),), -1), [str(f) for f in kept])
 
 
 def count_or_all(n) -> int | None:
