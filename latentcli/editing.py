@@ -32,7 +32,7 @@ def interpolation_latents(z: torch.Tensor, pairs: int, steps: int, mode: str) ->
 
 def arithmetic_latents(z: torch.Tensor, labels: torch.Tensor, a, b, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(indices of up to n items of class b, their latents moved by mean z of class a minus mean z of class b)."""
-    if a is None or b is None:
+    if a is None or b is None:  # the CLI checks this before inverting; the API may not
         raise UserError("edit=arithmetic needs two classes: add edit.a=LABEL edit.b=LABEL")
     if labels.dim() != 1:
         raise UserError("edit=arithmetic needs one class label per item; these inputs have several label columns")

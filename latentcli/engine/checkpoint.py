@@ -42,7 +42,8 @@ def load(path: str | Path, map_location="cpu") -> dict:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated file, not a torch file, or pickled objects outside the allow-list
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"cannot read checkpoint {path}: {first_line}") from err
+        raise UserError(f"cannot read checkpoint {path}: not a PyTorch file, or damaged "
+                        f"({type(err).__name__}: {first_line})") from err
     if not isinstance(ckpt, dict) or "format_version" not in ckpt:
         raise UserError(f"{path} is not a latentcli checkpoint (no format_version)")
     if ckpt["format_version"] > FORMAT_VERSION:

@@ -24,6 +24,7 @@ def run(cfg) -> None:
     data = build_dataset(OmegaConf.create(ckpt["config"]["dataset"])) if cfg.inputs.source == "test" else None
     inputs = load_inputs(cfg.inputs, model, data)
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
+    check_edit(cfg.edit, model)  # before the inversion, which can take minutes
     result = inverter.invert(model, inputs.x)
     kind = model.info.kind
 
@@ -64,12 +65,20 @@ def run(cfg) -> None:
     print("wrote " + ", ".join(str(p) for p in written))
 
 
+def check_edit(edit_cfg, model) -> None:
+    """The mistakes in edit= that show before any latent is found."""
+    if edit_cfg.kind not in ("none", "interpolate", "arithmetic"):
+        raise UserError(f"edit.kind={edit_cfg.kind!r} is not one of none, interpolate, arithmetic")
+    if edit_cfg.kind != "none" and model.info.kind != "image":
+        raise UserError(f"edit={edit_cfg.kind} draws pictures of images; this model generates points")
+    if edit_cfg.kind == "arithmetic" and (edit_cfg.a is None or edit_cfg.b is None):
+        raise UserError("edit=arithmetic needs two classes: add edit.a=LABEL edit.b=LABEL")
+
+
 def save_edits(edit_cfg, model, z: torch.Tensor, inputs, out) -> list:
-    """The pictures edit= asks for; returns their paths."""
+    """The pictures edit= asks for (checked by check_edit); returns their paths."""
     if edit_cfg.kind == "none":
         return []
-    if model.info.kind != "image":
-        raise UserError(f"edit={edit_cfg.kind} draws pictures of images; this model generates points")
     with torch.no_grad():
         if edit_cfg.kind == "interpolate":
             paths = []
@@ -78,10 +87,9 @@ def save_edits(edit_cfg, model, z: torch.Tensor, inputs, out) -> list:
                 paths.append(out / f"interpolate_{mode}.png")
                 viz.save_image_grid(model.generate(walk), paths[-1], nrow=edit_cfg.steps)
             return paths
-        if edit_cfg.kind == "arithmetic":
-            chosen, edited = editing.arithmetic_latents(z, inputs.labels, edit_cfg.a, edit_cfg.b, edit_cfg.n)
-            rows = [inputs.x[chosen.cpu()].to(z.device), model.generate(z[chosen]), model.generate(edited)]
-            path = out / "arithmetic.png"
-            viz.save_image_grid(torch.cat(rows), path, nrow=len(chosen))
-            return [path]
-    raise UserError(f"edit.kind={edit_cfg.kind!r} is not one of none, interpolate, arithmetic")
+        # arithmetic
+        chosen, edited = editing.arithmetic_latents(z, inputs.labels, edit_cfg.a, edit_cfg.b, edit_cfg.n)
+        rows = [inputs.x[chosen.cpu()].to(z.device), model.generate(z[chosen]), model.generate(edited)]
+        path = out / "arithmetic.png"
+        viz.save_image_grid(torch.cat(rows), path, nrow=len(chosen))
+        return [path]
