@@ -60,7 +60,11 @@ def _run_hydra(task: str, hydra_args: list[str]) -> None:
             sys.exit(getattr(err, "exit_code", 2))
 
     sys.argv = ["latentcli", *hydra_args]  # the name shell completion registers
-    entry()
+    try:
+        entry()
+    except ValueError as err:  # Hydra's own argument checks, e.g. `-m` together with `--cfg`
+        print(f"latentcli {task}: error: {err}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _complete(args: list[str]) -> int:

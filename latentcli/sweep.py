@@ -28,18 +28,22 @@ def find_runs(sweep_dir: str | Path) -> list[Path]:
 
 
 def run_overrides(run: Path) -> dict[str, str]:
-    """The command-line overrides a sweep job ran with (its .hydra/overrides.yaml), hydra.* aside."""
+    """The command-line overrides a sweep job ran with (its .hydra/overrides.yaml), hydra.* aside, and
+    checkpoint paths aside (model.generator_ckpt names an input, not a setting to group by)."""
     path = run / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return {"run": run.name}
     pairs = [str(item).split("=", 1) for item in OmegaConf.load(path)]
-    return {k.lstrip("+~"): v for k, v in (p for p in pairs if len(p) == 2) if not k.startswith("hydra")}
+    return {k.lstrip("+~"): v for k, v in (p for p in pairs if len(p) == 2)
+            if not k.startswith("hydra") and not k.endswith("ckpt")}
 
 
 def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str) -> list[dict]:
     """results: (overrides, metrics) per run. Writes summary.csv, summary.md, summary.png; returns the rows."""
     keys = sorted({k for overrides, _ in results for k in overrides})
     varying = [k for k in keys if k != "seed" and len({o.get(k) for o, _ in results}) > 1]
+    if not varying:  # one configuration: label it by its own overrides
+        varying = [k for k in keys if k != "seed"]
     groups: dict[tuple, list[dict]] = {}
     for overrides, metrics in results:
         numbers = {k: float(v) for k, v in flatten(metrics).items()

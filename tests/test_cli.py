@@ -36,6 +36,13 @@ def test_bad_override_gets_hydras_message_without_traceback(tmp_path):
     assert "Could not find 'model/nope'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_conflicting_hydra_flags_are_one_line(tmp_path):
+    proc = run_cli("train", "-m", "experiment=toy_modes", "--cfg", "job", check=False, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == ("latentcli train: error: Only one of --run, --multirun, --cfg, --info and "
+                                   "--shell_completion can be specified")
+
+
 def test_missing_checkpoint_is_one_clear_line(tmp_path):
     proc = run_cli("invert", f"ckpt={tmp_path}/none.ckpt", f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode == 2

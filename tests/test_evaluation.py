@@ -27,6 +27,7 @@ def test_evaluate_every_image_metric_writes_metrics_and_report(tmp_path, monkeyp
     assert 0 <= metrics["quality"]["precision"] <= 1 and math.isfinite(metrics["quality"]["fid"])
     assert metrics["probe"]["n_train"] == 200 and 0 <= metrics["probe"]["latent"]["1nn"] <= 1
     assert [row["bits_per_dim"] for row in metrics["compression"]["latent"]] == [32, 8, 6, 4, 3, 2]
+    assert metrics["compression"]["latent_psnr"]["8_bits"] == metrics["compression"]["latent"][1]["psnr"]
     report = (out / "report.md").read_text()
     for picture in ("samples.png", "reconstructions.png", "latents_pca.png", "rate_distortion.png", "curves.png"):
         assert f"]({picture})" in report and (out / picture).stat().st_size > 0

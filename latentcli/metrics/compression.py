@@ -63,4 +63,6 @@ def evaluate(ctx) -> dict:
                         "JPEG": ([r["bits"] for r in jpeg], [r["psnr"] for r in jpeg])},
                        xlabel="bits per image", ylabel="PSNR (dB)", log_x=True,
                        title=f"{len(x)} test images of {ctx.model.info.name}")
-    return {"latent": latent, "jpeg": jpeg}
+    # latent_psnr: the same PSNRs keyed by bits per dimension, so that sweep summaries can tabulate them
+    return {"latent": latent, "jpeg": jpeg,
+            "latent_psnr": {f"{r['bits_per_dim']}_bits": r["psnr"] for r in latent}}

@@ -44,6 +44,7 @@ def evaluate(ctx) -> dict:
     inversion = ctx.test_inversion
     result = reconstruction_metrics(ctx.test.x, inversion.x_hat, ctx.model.info.kind)
     result["ratio"] = distance_ratio(ctx.test.x, inversion.x_hat, seed=ctx.cfg.seed)
+    result["inversion_ms_per_item"] = 1000 * inversion.seconds / len(ctx.test.x)  # what the method costs
     if ctx.model.info.kind == "image":
         from latentcli import viz
 

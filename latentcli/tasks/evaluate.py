@@ -66,15 +66,22 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
 
 def evaluate_sweep(cfg, out: Path) -> None:
     runs = sweep.find_runs(cfg.sweep)
-    results = []
+    results, skipped = [], []
     for i, run in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {run.name}")
-        metrics = evaluate_checkpoint(cfg, run / "checkpoints" / "last.ckpt", out / run.name)
+        try:
+            metrics = evaluate_checkpoint(cfg, run / "checkpoints" / "last.ckpt", out / run.name)
+        except UserError as err:  # e.g. inference=encoder on a plain GAN: the other runs still count
+            print(f"  skipped: {err}")
+            skipped.append(err)
+            continue
         print("  " + one_line(metrics))
         results.append((sweep.run_overrides(run), metrics))
+    if not results:
+        raise UserError(f"no run of the sweep could be evaluated; the first said: {skipped[0]}")
     main = cfg.summary_metric or ("modes.modes_covered" if "modes" in results[0][1] else "recon.psnr")
     rows = sweep.summarise(results, out, main)
-    print(f"{len(runs)} runs in {len(rows)} configurations: wrote {out / 'summary.csv'}, {out / 'summary.md'}, "
+    print(f"{len(results)} runs ({len(skipped)} skipped) in {len(rows)} configurations: wrote {out / 'summary.csv'}, {out / 'summary.md'}, "
           f"{out / 'summary.png'}")
 
 

@@ -1,0 +1,72 @@
+"""One Markdown table from the summary.csv files that `latentcli evaluate sweep=...` writes.
+
+    python benchmarks/table.py DIR [DIR ...] --columns recon.psnr,quality.fid [--percent ...] [--mean-row]
+
+Each DIR is searched for summary.csv files (an evaluate multirun holds one per job, e.g. one per
+inference method); their rows are stacked. A row is labelled by its configuration columns and, when
+there are several files, by the job folder that holds the file. Cells are "mean ± std" over seeds.
+--percent lists columns shown times 100; --mean-row appends the mean of the row means (for example
+the mean AUROC over the ten one-class problems).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+from pathlib import Path
+
+
+def read_rows(dirs: list[str]) -> list[dict]:
+    files = sorted(f for d in dirs for f in Path(d).rglob("summary.csv"))
+    if not files:
+        raise SystemExit(f"table.py: no summary.csv under {', '.join(dirs)}; run latentcli evaluate sweep=... first")
+    rows = []
+    for f in files:
+        for row in csv.DictReader(f.open()):
+            row["job"] = f.parent.name if len(files) > 1 else ""
+            rows.append(row)
+    return rows
+
+
+def label_columns(rows: list[dict]) -> list[str]:
+    first = list(rows[0])
+    configuration = first[: first.index("runs")]
+    return (["job"] if rows[0]["job"] else []) + configuration + ["runs"]
+
+
+def cell(row: dict, column: str, percent: bool) -> str:
+    mean, std = row.get(f"{column} mean", ""), row.get(f"{column} std", "")
+    if mean == "":
+        return "-"
+    scale = 100 if percent else 1
+    mean, std = float(mean) * scale, float(std or 0) * scale
+    return f"{mean:.3g} ± {std:.2g}" if std else f"{mean:.4g}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dirs", nargs="+")
+    parser.add_argument("--columns", required=True, help="comma-separated metric names, e.g. recon.psnr")
+    parser.add_argument("--percent", default="", help="comma-separated columns to show in percent")
+    parser.add_argument("--mean-row", action="store_true")
+    args = parser.parse_args()
+    columns = args.columns.split(",")
+    percent = set(filter(None, args.percent.split(",")))
+    rows = read_rows(args.dirs)
+    labels = label_columns(rows)
+    lines = ["| " + " | ".join(labels + columns) + " |", "|" + " --- |" * (len(labels) + len(columns))]
+    for row in rows:
+        lines.append("| " + " | ".join([row.get(k, "") for k in labels] +
+                                       [cell(row, c, c in percent) for c in columns]) + " |")
+    if args.mean_row:
+        means = []
+        for c in columns:
+            values = [float(r[f"{c} mean"]) for r in rows if r.get(f"{c} mean", "") != ""]
+            means.append(f"{statistics.fmean(values) * (100 if c in percent else 1):.4g}" if values else "-")
+        lines.append("| " + " | ".join(["**mean**"] + [""] * (len(labels) - 1) + means) + " |")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

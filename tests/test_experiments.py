@@ -1,0 +1,108 @@
+"""The recorded experiments (configs/experiment/, benchmarks/*.sh): their configs say what RESULTS.md says
+they do, their sweeps run end to end at a tiny budget, and benchmarks/table.py tabulates the summaries."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from latentcli.cli import config_dir
+from tests.conftest import run_cli, run_task
+
+TABLE = Path(__file__).resolve().parent.parent / "benchmarks" / "table.py"
+TINY_RING = ["dataset=ring8", "dataset.n_train=2048", "dataset.n_test=256", "batch_size=64", "model.width=32",
+             "trainer.max_steps=5", "trainer.device=cpu", "hydra.launcher.n_jobs=1"]
+
+
+def composed(name: str):
+    with initialize_config_dir(config_dir(), version_base="1.3"):
+        return compose("train", overrides=[f"experiment={name}"], return_hydra_config=True)
+
+
+@pytest.mark.parametrize("name, model, dataset, steps, sweep", [
+    ("toy_modes", "bigan", "digits", 4000,
+     {"dataset": "ring8,grid25", "model": "gan,bigan,ali,alice,vae,vaegan", "seed": "0,1,2,3,4"}),
+    ("fmnist_inference", "bigan", "fashion_mnist", 800, {"model": "gan,bigan,ali,alice,vae,vaegan"}),
+    ("fmnist_anomaly", "vae", "fashion_mnist", 1000,
+     {"dataset.classes": ",".join(f"[{c}]" for c in range(10)), "seed": "0,1,2"}),
+    ("speed", "bigan", "fashion_mnist", 1000, {}),
+])
+def test_experiment_configs_hold_the_recorded_budgets(name, model, dataset, steps, sweep):
+    cfg = composed(name)
+    assert (cfg.model.name, cfg.dataset.name, cfg.trainer.max_steps) == (model, dataset, steps)
+    assert dict(cfg.hydra.sweeper.params or {}) == sweep
+    if sweep:  # sweeps run two jobs at a time, one thread each
+        assert cfg.hydra.launcher.n_jobs == 2 and name in cfg.hydra.sweep.dir
+
+
+def table(*args) -> str:
+    return subprocess.run([sys.executable, str(TABLE), *map(str, args)], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_toy_sweep_evaluates_skips_what_it_cannot_invert_and_tabulates(tmp_path):
+    # command-line sweeps replace the experiment's: 2 models x 2 seeds, not 60 runs
+    run_task("train", "-m", "experiment=toy_modes", "model=gan,bigan", "seed=0,1", *TINY_RING,
+             f"hydra.sweep.dir={tmp_path / 'train'}")
+    ckpts = sorted((tmp_path / "train").glob("*/checkpoints/last.ckpt"))
+    configs = [torch.load(c, weights_only=True)["config"] for c in ckpts]
+    assert [(c["model"]["name"], c["dataset"]["name"], c["seed"]) for c in configs] == [
+        ("gan", "ring8", 0), ("gan", "ring8", 1), ("bigan", "ring8", 0), ("bigan", "ring8", 1)]
+    small = ["n=50", "n_samples=200", "latent.n=20", "device=cpu"]
+    run_task("evaluate", f"sweep={tmp_path / 'train'}", *small, "inference.steps=5", "inference.progress=false",
+             f"hydra.run.dir={tmp_path / 'auto'}")
+    lines = table(tmp_path / "auto", "--columns", "modes.modes_covered,modes.high_quality_fraction",
+                  "--percent", "modes.high_quality_fraction").splitlines()
+    assert lines[0] == "| model | runs | modes.modes_covered | modes.high_quality_fraction |"
+    assert [line.split(" | ")[:2] for line in lines[2:]] == [["| gan", "2"], ["| bigan", "2"]]
+    # inference=encoder cannot invert the plain GAN: its runs are skipped, the BiGAN's still count
+    run_task("evaluate", f"sweep={tmp_path / 'train'}", *small, "inference=encoder", f"hydra.run.dir={tmp_path / 'enc'}")
+    summary = list(csv.DictReader((tmp_path / "enc" / "summary.csv").open()))
+    assert [(row["model"], row["runs"]) for row in summary] == [("bigan", "2")]  # labelled by its own overrides
+    only_gan = tmp_path / "only_gan"
+    only_gan.mkdir()
+    (only_gan / "run").symlink_to(ckpts[0].parent.parent)
+    proc = run_cli("evaluate", f"sweep={only_gan}", *small, "inference=encoder", f"hydra.run.dir={tmp_path / 'x'}",
+                   check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "has no encoder" in proc.stderr
+
+
+def test_anomaly_experiment_sweeps_its_ten_classes(tmp_path):
+    # the experiment's own class sweep ([0],...,[9]) on digits, one seed, a few steps each
+    run_task("train", "-m", "experiment=fmnist_anomaly", "dataset=digits", "seed=0", "trainer.max_steps=3",
+             "trainer.device=cpu", "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={tmp_path / 'train'}")
+    ckpts = sorted((tmp_path / "train").glob("*/checkpoints/last.ckpt"))
+    assert len(ckpts) == 10
+    normal = sorted(torch.load(c, weights_only=True)["config"]["dataset"]["classes"][0] for c in ckpts)
+    assert normal == list(range(10))
+    run_task("evaluate", f"sweep={tmp_path / 'train'}", "metrics=[anomaly]", "n=null", "device=cpu",
+             f"hydra.run.dir={tmp_path / 'ev'}")
+    lines = table(tmp_path / "ev", "--columns", "anomaly.reconstruction.auroc", "--mean-row").splitlines()
+    assert len(lines) == 2 + 10 + 1 and lines[2].startswith("| [0] | 1 | ")
+    aurocs = [float(line.split(" | ")[2].rstrip(" |")) for line in lines[2:12]]
+    assert float(lines[-1].split(" | ")[-1].rstrip(" |")) == pytest.approx(sum(aurocs) / 10, abs=1e-3)
+
+
+def test_table_of_constructed_summaries(tmp_path):
+    for job, (a, b) in {"encoder": (0.8, 0.6), "optimize": (0.9, 0.7)}.items():
+        (tmp_path / job).mkdir()
+        (tmp_path / job / "summary.csv").write_text(
+            "model,runs,x mean,x std,y mean,y std\n"
+            f"gan,2,{a},0.1,10.0,0\n"
+            f"vae,1,{b},0,,\n")
+    lines = table(tmp_path, "--columns", "x,y", "--percent", "x", "--mean-row").splitlines()
+    assert lines == [
+        "| job | model | runs | x | y |",
+        "| --- | --- | --- | --- | --- |",
+        "| encoder | gan | 2 | 80 ± 10 | 10 |",
+        "| encoder | vae | 1 | 60 | - |",
+        "| optimize | gan | 2 | 90 ± 10 | 10 |",
+        "| optimize | vae | 1 | 70 | - |",
+        "| **mean** |  |  | 75 | 10 |",
+    ]
