@@ -62,7 +62,8 @@ def test_toy_sweep_evaluates_skips_what_it_cannot_invert_and_tabulates(tmp_path)
     assert lines[0] == "| model | runs | modes.modes_covered | modes.high_quality_fraction |"
     assert [line.split(" | ")[:2] for line in lines[2:]] == [["| gan", "2"], ["| bigan", "2"]]
     # inference=encoder cannot invert the plain GAN: its runs are skipped, the BiGAN's still count
-    run_task("evaluate", f"sweep={tmp_path / 'train'}", *small, "inference=encoder", f"hydra.run.dir={tmp_path / 'enc'}")
+    run_task("evaluate", f"sweep={tmp_path / 'train'}", *small, "inference=encoder",
+             f"hydra.run.dir={tmp_path / 'enc'}")
     summary = list(csv.DictReader((tmp_path / "enc" / "summary.csv").open()))
     assert [(row["model"], row["runs"]) for row in summary] == [("bigan", "2")]  # labelled by its own overrides
     only_gan = tmp_path / "only_gan"
