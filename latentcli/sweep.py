@@ -21,10 +21,16 @@ def find_runs(sweep_dir: str | Path) -> list[Path]:
     root = Path(sweep_dir).expanduser()
     if not root.is_dir():
         raise UserError(f"sweep={sweep_dir} is not a folder")
-    runs = sorted(p for p in root.iterdir() if (p / "checkpoints" / "last.ckpt").is_file())
+    runs = sorted((p for p in root.iterdir() if (p / "checkpoints" / "last.ckpt").is_file()), key=job_order)
     if not runs:
         raise UserError(f"no runs (<job>/checkpoints/last.ckpt) under {root}")
     return runs
+
+
+def job_order(run: Path) -> tuple[int, str]:
+    """Hydra's job number first (2_... before 10_...), then the name."""
+    number = run.name.split("_", 1)[0]
+    return (int(number) if number.isdigit() else -1, run.name)
 
 
 def run_overrides(run: Path) -> dict[str, str]:

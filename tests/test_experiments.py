@@ -107,3 +107,13 @@ def test_table_of_constructed_summaries(tmp_path):
         "| optimize | vae | 1 | 70 | - |",
         "| **mean** |  |  | 75 | 10 |",
     ]
+
+
+def test_sweep_runs_are_read_in_job_order(tmp_path):
+    from latentcli.sweep import find_runs
+
+    for name in ["10_model-gan", "2_model-vae", "adhoc"]:
+        (tmp_path / name / "checkpoints").mkdir(parents=True)
+        (tmp_path / name / "checkpoints" / "last.ckpt").touch()
+    (tmp_path / "no_checkpoint").mkdir()
+    assert [p.name for p in find_runs(tmp_path)] == ["adhoc", "2_model-vae", "10_model-gan"]
