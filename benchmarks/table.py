@@ -5,6 +5,7 @@
 Each DIR is searched for summary.csv files (an evaluate multirun holds one per job, e.g. one per
 inference method); their rows are stacked. A row is labelled by its configuration columns and, when
 there are several files, by the job folder that holds the file. Cells are "mean ± std" over seeds.
+A column no summary has is shown as dashes, with a warning that suggests close names.
 --percent lists columns shown times 100; --mean-row appends the mean of the row means (for example
 the mean AUROC over the ten one-class problems).
 """
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import statistics
+import sys
 from pathlib import Path
 
 
@@ -54,6 +57,12 @@ def main() -> None:
     columns = args.columns.split(",")
     percent = set(filter(None, args.percent.split(",")))
     rows = read_rows(args.dirs)
+    known = {name[: -len(" mean")] for row in rows for name in row if name.endswith(" mean")}
+    for column in columns:
+        if column not in known:  # say so: a misspelt column would otherwise be a silent column of dashes
+            close = difflib.get_close_matches(column, sorted(known), n=3)
+            print(f"table.py: warning: no column {column!r} in these summaries"
+                  + (f"; did you mean {', '.join(close)}?" if close else ""), file=sys.stderr)
     labels = label_columns(rows)
     lines = ["| " + " | ".join(labels + columns) + " |", "|" + " --- |" * (len(labels) + len(columns))]
     for row in rows:

@@ -117,3 +117,12 @@ def test_sweep_runs_are_read_in_job_order(tmp_path):
         (tmp_path / name / "checkpoints" / "last.ckpt").touch()
     (tmp_path / "no_checkpoint").mkdir()
     assert [p.name for p in find_runs(tmp_path)] == ["adhoc", "2_model-vae", "10_model-gan"]
+
+
+def test_table_warns_of_a_misspelt_column(tmp_path):
+    (tmp_path / "summary.csv").write_text("model,runs,recon.psnr mean,recon.psnr std\ngan,1,20.0,0\n")
+    proc = subprocess.run([sys.executable, str(TABLE), str(tmp_path), "--columns", "recon.psnrr"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "| gan | 1 | - |"
+    assert proc.stderr.strip() == ("table.py: warning: no column 'recon.psnrr' in these summaries; "
+                                   "did you mean recon.psnr?")
