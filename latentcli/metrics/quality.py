@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import warnings
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -124,8 +123,6 @@ def quality_scores(classifier: FeatureClassifier, real: torch.Tensor, fake: torc
 def evaluate(ctx) -> dict:
     classifier, test_accuracy = feature_classifier(ctx.data, int(ctx.cfg.quality.classifier_steps), ctx.cfg.seed)
     real = ctx.test.x
-    fake = ctx.samples[:len(real)] if len(ctx.samples) >= len(real) else ctx.samples
+    fake = ctx.samples[:len(real)]  # as many samples as real images, or all there are
     result = quality_scores(classifier, real, fake)
     return {**result, "n_real": len(real), "n_fake": len(fake), "classifier_test_accuracy": test_accuracy}
-
-

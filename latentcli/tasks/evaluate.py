@@ -108,5 +108,3 @@ def one_line(metrics: dict) -> str:
                      f"{100 * m['high_quality_fraction']:.1f}%, own-mode reconstructions "
                      f"{100 * m['reconstructed_into_own_mode']:.1f}%")
     return f"{head} {', '.join(parts)}"
-
-
