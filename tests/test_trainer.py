@@ -219,7 +219,7 @@ def test_resume_refuses_to_change_the_model(tmp_path):
     run_cli("train", "model=gan", *TINY_TOY, "trainer.max_steps=10", f"hydra.run.dir={tmp_path}")
     proc = run_cli("train", "resume=true", "model=bigan", f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode == 2
-    assert "only trainer.* settings may be changed, not model=bigan" in proc.stderr
+    assert "only trainer.* settings may change, but model.name is gan in the run and bigan" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

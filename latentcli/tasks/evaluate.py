@@ -4,18 +4,20 @@ metrics.json and report.md with pictures."""
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from latentcli import report, sweep, viz
 from latentcli.data import build_dataset
+from latentcli.engine import checkpoint as ckpt_io
 from latentcli.errors import UserError
 from latentcli.files import write_json
 from latentcli.inference import build_inverter
 from latentcli.metrics.context import EvaluationContext
 from latentcli.restore import load_checkpoint
-from latentcli.tasks.common import load_regressor, run_dir, seed_everything
+from latentcli.tasks.common import load_regressor, run_dir, save_hydra_record, seed_everything
 from latentcli.tasks.inputs import count_or_all
 
 # metric name -> module in latentcli/metrics with evaluate(ctx) -> dict
@@ -25,6 +27,7 @@ METRICS = {"recon": "reconstruction", "latent": "latent", "quality": "quality", 
 
 def run(cfg) -> None:
     out = run_dir()
+    save_hydra_record(cfg, out)
     if cfg.sweep:
         evaluate_sweep(cfg, out)
         return
@@ -76,13 +79,26 @@ def evaluate_sweep(cfg, out: Path) -> None:
             skipped.append(err)
             continue
         print("  " + one_line(metrics))
-        results.append((sweep.run_overrides(run), metrics))
+        settings = sweep.run_settings(ckpt_io.load(run / "checkpoints" / "last.ckpt")["config"])
+        results.append(({**settings, "inference": metrics["inference"]}, metrics))
     if not results:
         raise UserError(f"no run of the sweep could be evaluated; the first said: {skipped[0]}")
-    main = cfg.summary_metric or ("modes.modes_covered" if "modes" in results[0][1] else "recon.psnr")
-    rows = sweep.summarise(results, out, main)
-    print(f"{len(results)} runs ({len(skipped)} skipped) in {len(rows)} configurations: wrote "
-          f"{out / 'summary.csv'}, {out / 'summary.md'}, {out / 'summary.png'}")
+    by_dataset = sweep.split_by_dataset(results)
+    if len(by_dataset) > 1:
+        print(f"warning: these runs are on {len(by_dataset)} datasets ({', '.join(by_dataset)}): "
+              f"one summary per dataset, never one table", file=sys.stderr)
+    for dataset, part in by_dataset.items():
+        stem = "summary" if len(by_dataset) == 1 else f"summary_{dataset}"
+        main = cfg.summary_metric or ("modes.modes_covered" if "modes" in part[0][1] else "recon.psnr")
+        rows = sweep.summarise(part, out, main, stem)
+        print(f"{dataset}: {_count(len(part), 'run')} in {_count(len(rows), 'configuration')}: wrote "
+              f"{out / stem}.csv, {stem}.md, {stem}.png")
+    if skipped:
+        print(f"{_count(len(skipped), 'run')} skipped")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def one_line(metrics: dict) -> str:

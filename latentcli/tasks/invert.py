@@ -13,12 +13,13 @@ from latentcli.errors import UserError
 from latentcli.files import write_json
 from latentcli.inference import build_inverter
 from latentcli.metrics.reconstruction import latent_recovery, reconstruction_metrics
-from latentcli.tasks.common import load_model, load_regressor, run_dir, seed_everything
+from latentcli.tasks.common import load_model, load_regressor, run_dir, save_hydra_record, seed_everything
 from latentcli.tasks.inputs import load_inputs
 
 
 def run(cfg) -> None:
     out = run_dir()
+    save_hydra_record(cfg, out)
     seed_everything(cfg.seed)
     model, ckpt = load_model(cfg)
     data = build_dataset(OmegaConf.create(ckpt["config"]["dataset"])) if cfg.inputs.source == "test" else None
