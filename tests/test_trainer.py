@@ -230,3 +230,12 @@ def test_a_new_run_never_overwrites_an_old_one(tmp_path):
     proc = run_cli("train", "model=gan", *TINY_TOY, "trainer.max_steps=10", f"hydra.run.dir={tmp_path}", check=False)
     assert proc.returncode == 2 and "already holds a run: continue it with resume=true" in proc.stderr
     assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == before
+
+
+def test_time_based_checkpoints(tmp_path):
+    train_bigan(tmp_path / "timed", 7, checkpoint_every_seconds=1e-9)  # due after every step, not only every 4th
+    assert sorted(p.name for p in (tmp_path / "timed" / "checkpoints").glob("step-*")) == [
+        "step-00000005.ckpt", "step-00000006.ckpt", "step-00000007.ckpt"]  # the newest 3 kept
+    train_bigan(tmp_path / "untimed", 7, checkpoint_every_seconds=3600)
+    assert sorted(p.name for p in (tmp_path / "untimed" / "checkpoints").iterdir()) == [
+        "last.ckpt", "step-00000004.ckpt"]
