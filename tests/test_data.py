@@ -117,9 +117,12 @@ def test_image_folder_reads_everything_readable_and_names_what_it_skips(tmp_path
     assert data.train.x.min() >= -1 and data.train.x.max() <= 1
     assert data.info.extra["classes"] == ["cats", "dogs"]
     assert sorted(torch.cat([data.train.y, data.test.y]).tolist()) == [0, 0, 1, 1]
-    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and warnings[0].startswith("warning: skipping unreadable image")
     assert "broken.png" in warnings[0]
+    bar, warning = err.rsplit("\r", 1)[-1].split("\n", 1)  # the bar's last state, then the next line
+    assert "100%" in bar and "5/5" in bar and warning.startswith("warning:")  # not written into the bar
 
 
 def test_image_folder_errors_name_the_fix(tmp_path):

@@ -48,14 +48,16 @@ def to_8_bit(image: Image.Image) -> Image.Image:
 def read_images(files: list[Path], channels: int, resolution: int, desc: str = "reading images"):
     """(N x channels x resolution x resolution floats in [-1, 1], the files that were read). An unreadable
     file is named in one warning line on stderr and skipped."""
-    images, kept = [], []
-    for f in tqdm(files, desc=desc, leave=False, mininterval=5):
+    images, kept, skipped = [], [], []
+    for f in tqdm(files, desc=desc, mininterval=5):
         try:
             images.append(read_image(f, channels, resolution))
         except Exception as err:  # truncated, corrupt or not really an image
-            tqdm.write(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}", file=sys.stderr)
+            skipped.append(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}")
             continue
         kept.append(f)
+    for line in skipped:  # once the bar has ended its line, so that no warning lands inside it
+        print(line, file=sys.stderr)
     x = to_unit_range(torch.cat(images), channels, resolution) if images else torch.empty(0)
     return x, kept
 

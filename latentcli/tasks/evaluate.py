@@ -81,8 +81,9 @@ def evaluate_sweep(cfg, out: Path) -> None:
         raise UserError(f"no run of the sweep could be evaluated; the first said: {skipped[0]}")
     main = cfg.summary_metric or ("modes.modes_covered" if "modes" in results[0][1] else "recon.psnr")
     rows = sweep.summarise(results, out, main)
-    print(f"{len(results)} runs ({len(skipped)} skipped) in {len(rows)} configurations: wrote "
-          f"{out / 'summary.csv'}, {out / 'summary.md'}, {out / 'summary.png'}")
+    print(f"{report.counted(len(results), 'run')} ({len(skipped)} skipped) in "
+          f"{report.counted(len(rows), 'configuration')}: wrote {out / 'summary.csv'}, {out / 'summary.md'}, "
+          f"{out / 'summary.png'}")
 
 
 def one_line(metrics: dict) -> str:
