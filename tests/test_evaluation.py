@@ -61,3 +61,10 @@ def test_sweep_summary_over_two_seeds(tmp_path):
     assert all(line.split(",")[2] == "2" for line in lines[1:])
     assert (out / "summary.md").exists() and (out / "summary.png").exists()
     assert len(list(out.glob("*/metrics.json"))) == 4
+
+
+def test_counts_take_the_right_number():
+    from latentcli.report import counted
+
+    assert [counted(n, "configuration") for n in (0, 1, 2)] == ["0 configurations", "1 configuration",
+                                                                 "2 configurations"]

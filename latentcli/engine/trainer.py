@@ -138,7 +138,7 @@ class Trainer:
         stopped_by = "max_steps"
         start = saved_at = time.monotonic()
         bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress,
-                   dynamic_ncols=True, leave=False, mininterval=0.1 if sys.stderr.isatty() else 30)
+                   dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
         try:
             with _CatchStopSignals(self):
                 while step < cfg.max_steps:
@@ -175,6 +175,8 @@ class Trainer:
                         stopped_by = "converged"
                         break
         finally:
+            if stopped_by == "converged":  # done before the budget: the bar ends full, at the step reached
+                bar.total = step
             bar.close()
             if logger is not None:
                 logger.close()

@@ -91,14 +91,10 @@ def evaluate_sweep(cfg, out: Path) -> None:
         stem = "summary" if len(by_dataset) == 1 else f"summary_{dataset}"
         main = cfg.summary_metric or ("modes.modes_covered" if "modes" in part[0][1] else "recon.psnr")
         rows = sweep.summarise(part, out, main, stem)
-        print(f"{dataset}: {_count(len(part), 'run')} in {_count(len(rows), 'configuration')}: wrote "
-              f"{out / stem}.csv, {stem}.md, {stem}.png")
+        print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
+              f"wrote {out / stem}.csv, {stem}.md, {stem}.png")
     if skipped:
-        print(f"{_count(len(skipped), 'run')} skipped")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
+        print(f"{report.counted(len(skipped), 'run')} skipped")
 
 
 def one_line(metrics: dict) -> str:
