@@ -50,12 +50,16 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def to_device(batch, device: torch.device):
-    """Moves a tensor, or the tensors in a tuple/list/dict, to `device` (asynchronously from pinned memory)."""
+def to_device(batch, device: torch.device, channels_last: bool = False):
+    """Moves a tensor, or the tensors in a tuple/list/dict, to `device` (asynchronously from pinned memory).
+
+    channels_last=True also lays image batches (4-D tensors) out as NHWC, as the conv weights are.
+    """
     if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=device.type == "cuda")
+        moved = batch.to(device, non_blocking=device.type == "cuda")
+        return moved.contiguous(memory_format=torch.channels_last) if channels_last and moved.dim() == 4 else moved
     if isinstance(batch, (tuple, list)):
-        return type(batch)(to_device(b, device) for b in batch)
+        return type(batch)(to_device(b, device, channels_last) for b in batch)
     if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
+        return {k: to_device(v, device, channels_last) for k, v in batch.items()}
     return batch
