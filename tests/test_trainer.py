@@ -273,3 +273,10 @@ def test_compiled_run_matches_eager_and_modes_are_checked():
     assert_close_states(eager, compiled, atol=1e-5)
     with pytest.raises(UserError, match="compile_mode='fast' is not one of default, reduce-overhead"):
         TrainerConfig.from_cfg({"compile_mode": "fast"})
+
+
+def test_precision_32_from_the_command_line_is_an_integer_and_means_fp32():
+    from latentcli.engine.device import autocast_dtype
+
+    assert autocast_dtype(32, torch.device("cpu")) is None  # Hydra parses trainer.precision=32 as int
+    assert Trainer(TrainerConfig.from_cfg({"precision": 32, "device": "cpu"})).amp_dtype is None

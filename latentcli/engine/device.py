@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -33,6 +34,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     Mixed precision is only used on CUDA: `auto` means bf16 where the GPU supports it, else fp16
     (which needs the grad scaler); on cpu and mps everything runs in fp32.
     """
+    precision = str(precision)  # `trainer.precision=32` on the command line arrives as the integer 32
     if precision in ("32", "fp32"):
         return None
     if precision not in ("auto", "bf16", "fp16"):
@@ -42,6 +44,16 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
         return torch.float16
     return torch.bfloat16
+
+
+def use_deterministic_algorithms() -> None:
+    """Deterministic kernels everywhere (an error names any op that has none), for bitwise-exact GPU runs.
+
+    cuBLAS needs its workspace fixed before its first use; an explicit CUBLAS_WORKSPACE_CONFIG wins.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

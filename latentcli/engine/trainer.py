@@ -30,7 +30,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from latentcli.engine import checkpoint as ckpt_io
-from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_device
+from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_device, use_deterministic_algorithms
 from latentcli.engine.logging import MetricsLogger
 from latentcli.errors import UserError
 
@@ -53,6 +53,7 @@ class TrainerConfig:
     compile: bool = False
     compile_mode: str = "default"  # torch.compile mode; "reduce-overhead" captures CUDA graphs (small MLPs)
     channels_last: bool = False  # NHWC memory layout for conv nets (faster convolutions on tensor cores)
+    deterministic: bool = False  # deterministic CUDA kernels, so that resume is exact on a GPU too (slower)
     grad_clip: float | None = None  # max gradient norm per optimiser
     ema_decay: float | None = None  # EMA of all model weights, used for sampling and inversion
     log_every: int = 50
@@ -105,6 +106,8 @@ class Trainer:
         self.on_periodic = on_periodic
         self.desc = desc
         self.device = pick_device(cfg.device)
+        if cfg.deterministic:
+            use_deterministic_algorithms()
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         self._stop_signal: str | None = None
 
