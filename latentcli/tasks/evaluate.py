@@ -20,7 +20,7 @@ from latentcli.tasks.inputs import count_or_all
 
 # metric name -> module in latentcli/metrics with evaluate(ctx) -> dict
 METRICS = {"recon": "reconstruction", "latent": "latent", "quality": "quality", "probe": "probe",
-           "anomaly": "anomaly", "modes": "modes", "compression": "compression"}
+           "anomaly": "anomaly", "modes": "modes", "compression": "compression", "pacgan": "pacgan"}
 
 
 def run(cfg) -> None:
@@ -36,10 +36,15 @@ def run(cfg) -> None:
     print(f"wrote {out / 'metrics.json'}, {out / 'report.md'}")
 
 
-def metric_names(cfg, info) -> list[str]:
-    names = list(cfg.metrics) if cfg.metrics is not None else ["recon", "latent"]
-    if cfg.metrics is None and "centres" in info.extra:
-        names.append("modes")
+def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
+    """cfg.metrics; else the run's dataset.metrics (a paper preset names its protocol there); else recon and
+    latent, and modes on 2-D mixtures."""
+    if cfg.metrics is not None:
+        names = list(cfg.metrics)
+    elif dataset_cfg is not None and dataset_cfg.get("metrics") is not None:
+        names = list(dataset_cfg["metrics"])
+    else:
+        names = ["recon", "latent"] + (["modes"] if "centres" in info.extra else [])
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
@@ -57,7 +62,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
                "step": ckpt["step"], "inference": inverter.method, "n_test": len(ctx.test)}
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
-    for name in metric_names(cfg, data.info):
+    for name in metric_names(cfg, data.info, ckpt["config"]["dataset"]):
         metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name]}").evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
@@ -79,7 +84,8 @@ def evaluate_sweep(cfg, out: Path) -> None:
         results.append((sweep.run_overrides(run), metrics))
     if not results:
         raise UserError(f"no run of the sweep could be evaluated; the first said: {skipped[0]}")
-    main = cfg.summary_metric or ("modes.modes_covered" if "modes" in results[0][1] else "recon.psnr")
+    main = cfg.summary_metric or next((m for key, m in (("pacgan", "pacgan.modes"), ("modes", "modes.modes_covered"),
+                                                        ("recon", "recon.psnr")) if key in results[0][1]), "step")
     rows = sweep.summarise(results, out, main)
     print(f"{len(results)} runs ({len(skipped)} skipped) in {len(rows)} configurations: wrote "
           f"{out / 'summary.csv'}, {out / 'summary.md'}, {out / 'summary.png'}")
@@ -107,4 +113,9 @@ def one_line(metrics: dict) -> str:
         parts.append(f"modes {m['modes_covered']}/{m['modes_total']}, high quality "
                      f"{100 * m['high_quality_fraction']:.1f}%, own-mode reconstructions "
                      f"{100 * m['reconstructed_into_own_mode']:.1f}%")
+    if "pacgan" in metrics:
+        m = metrics["pacgan"]
+        kl = "undefined" if m["reverse_kl"] is None else f"{m['reverse_kl']:.3f}"
+        parts.append(f"PacGAN protocol: {m['modes']}/{m['modes_total']} modes, high quality "
+                     f"{100 * m['high_quality']:.1f}%, reverse KL {kl}")
     return f"{head} {', '.join(parts)}"
