@@ -190,3 +190,12 @@ def test_pacgan_presets_hold_the_papers_set_up():
             assert cfg.hydra.sweeper.params.seed == "0,1,2,3,4,5,6,7,8,9"
         ali = compose("train", overrides=["experiment=paper/pacgan_grid25", "+variant=ali"])
         assert (ali.model.name, ali.model.e_noise, ali.model.d_dropout, ali.batch_size) == ("ali", 2, 0.0, 100)
+
+
+def test_a_packed_gan_runs_g_once_per_pack_slot():
+    model = build_model(model_cfg("gan", arch="pacgan", pack=2), POINTS).train()
+    z = torch.randn(8, 2)
+    by_slot = model.generate_packed(z)
+    slot_one = model.generator(z[1::2])  # the second item of every pack, as one BatchNorm batch
+    assert torch.allclose(by_slot[1::2], slot_one, atol=1e-6)
+    assert not torch.allclose(by_slot, model.generator(z), atol=1e-4)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
 from latentcli.models.nets import build_discriminator, build_generator
@@ -24,10 +26,18 @@ class GAN(LatentModel):
             "generator": self.adam([self.generator], self.cfg.lr_g),
         }
 
+    def generate_packed(self, z):
+        """G(z) for a packed D: G runs once per pack slot (the j-th item of every pack), as PacGAN's code calls
+        it, so that BatchNorm's batch statistics are over one sample per pack, not over all batch * pack."""
+        if self.pack == 1:
+            return self.generator(z)
+        slots = z.view(len(z) // self.pack, self.pack, *z.shape[1:])
+        return torch.stack([self.generator(slots[:, j]) for j in range(self.pack)], dim=1).flatten(0, 1)
+
     def losses(self, batch):
         x, _ = batch
         z = self.sample_latent(len(x))
-        x_fake = self.generator(z)
+        x_fake = self.generate_packed(z)
 
         def discriminator_item():
             return "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x,), (x_fake,))
@@ -36,7 +46,7 @@ class GAN(LatentModel):
             fake = x_fake
             for i in range(self.adversarial.g_steps):
                 if i:  # the previous update changed G: generate again from the same z
-                    fake = self.generator(z)
+                    fake = self.generate_packed(z)
                 loss_g = self.adversarial.generator(self.discriminator(fake))
                 yield "generator", loss_g, {"loss_g": loss_g}
 
