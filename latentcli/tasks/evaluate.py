@@ -22,7 +22,7 @@ from latentcli.tasks.inputs import count_or_all
 
 # metric name -> module in latentcli/metrics with evaluate(ctx) -> dict
 METRICS = {"recon": "reconstruction", "latent": "latent", "quality": "quality", "probe": "probe",
-           "anomaly": "anomaly", "modes": "modes", "compression": "compression"}
+           "anomaly": "anomaly", "modes": "modes", "compression": "compression", "pacgan": "pacgan"}
 
 
 def run(cfg) -> None:
@@ -39,10 +39,15 @@ def run(cfg) -> None:
     print(f"wrote {out / 'metrics.json'}, {out / 'report.md'}")
 
 
-def metric_names(cfg, info) -> list[str]:
-    names = list(cfg.metrics) if cfg.metrics is not None else ["recon", "latent"]
-    if cfg.metrics is None and "centres" in info.extra:
-        names.append("modes")
+def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
+    """cfg.metrics; else the run's dataset.metrics (a paper preset names its protocol there); else recon and
+    latent, and modes on 2-D mixtures."""
+    if cfg.metrics is not None:
+        names = list(cfg.metrics)
+    elif dataset_cfg is not None and dataset_cfg.get("metrics") is not None:
+        names = list(dataset_cfg["metrics"])
+    else:
+        names = ["recon", "latent"] + (["modes"] if "centres" in info.extra else [])
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
@@ -60,7 +65,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
                "step": ckpt["step"], "inference": inverter.method, "n_test": len(ctx.test)}
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
-    for name in metric_names(cfg, data.info):
+    for name in metric_names(cfg, data.info, ckpt["config"]["dataset"]):
         metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name]}").evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
@@ -89,12 +94,20 @@ def evaluate_sweep(cfg, out: Path) -> None:
               f"one summary per dataset, never one table", file=sys.stderr)
     for dataset, part in by_dataset.items():
         stem = "summary" if len(by_dataset) == 1 else f"summary_{dataset}"
-        main = cfg.summary_metric or ("modes.modes_covered" if "modes" in part[0][1] else "recon.psnr")
+        main = cfg.summary_metric or default_summary_metric(part[0][1])
         rows = sweep.summarise(part, out, main, stem)
         print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
               f"wrote {out / stem}.csv, {stem}.md, {stem}.png")
     if skipped:
         print(f"{report.counted(len(skipped), 'run')} skipped")
+
+
+def default_summary_metric(metrics: dict) -> str:
+    """The column a sweep's bar plot shows when summary_metric is not set: the first metric present."""
+    for key, column in (("pacgan", "pacgan.modes"), ("modes", "modes.modes_covered"), ("recon", "recon.psnr")):
+        if key in metrics:
+            return column
+    return "step"
 
 
 def one_line(metrics: dict) -> str:
@@ -119,4 +132,9 @@ def one_line(metrics: dict) -> str:
         parts.append(f"modes {m['modes_covered']}/{m['modes_total']}, high quality "
                      f"{100 * m['high_quality_fraction']:.1f}%, own-mode reconstructions "
                      f"{100 * m['reconstructed_into_own_mode']:.1f}%")
+    if "pacgan" in metrics:
+        m = metrics["pacgan"]
+        kl = "undefined" if m["reverse_kl"] is None else f"{m['reverse_kl']:.3f}"
+        parts.append(f"PacGAN protocol: {m['modes']}/{m['modes_total']} modes, high quality "
+                     f"{100 * m['high_quality']:.1f}%, reverse KL {kl}")
     return f"{head} {', '.join(parts)}"
