@@ -141,8 +141,11 @@ def main() -> None:
     G, D = generator().to(device), discriminator(args.pack).to(device)
     G.apply(init_weights)
     D.apply(init_weights)
-    opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, betas=(0.8, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.8, 0.999))
+    # config.py says Adam(lr 1e-4, beta1 0.8), but in blocks beta1 is the weight of the NEW gradient
+    # (blocks/algorithms Adam: mean_t = beta1 * grad + (1 - beta1) * mean; beta2 defaults to 0.001 likewise):
+    # PyTorch's equivalent is betas=(0.2, 0.999).
+    opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, betas=(0.2, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.2, 0.999))
     softplus = nn.functional.softplus
 
     start = time.time()
