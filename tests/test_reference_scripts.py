@@ -18,6 +18,7 @@ REFERENCE = Path(__file__).resolve().parents[1] / "benchmarks" / "reference"
 SCRIPTS = {
     "pacgan_toy.py": ["--dataset", "grid25", "--pack", "2", "--steps", "3"],
     "alice_toy.py": ["--lam", "1", "--steps", "2"],
+    "veegan_toy.py": ["--dataset", "ring8", "--steps", "3"],
 }
 
 
