@@ -63,7 +63,8 @@ def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str, ste
     with mean and std over its runs. STEM.csv has every column; STEM.md lists the columns that are the
     same in every row once above the table instead of repeating them."""
     keys = list(dict.fromkeys(k for settings, _ in results for k in settings))
-    varying = [k for k in keys if len({s.get(k) for s, _ in results}) > 1]
+    # a key only some models have (model.lambda) is no difference by itself: their names differ already
+    varying = [k for k in keys if len({s[k] for s, _ in results if k in s}) > 1]
     groups: dict[tuple, list[dict]] = {}
     for settings, metrics in results:
         numbers = {k: float(v) for k, v in flatten(metrics).items()
