@@ -18,6 +18,7 @@ from latentcli.data.toy import load_toy
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
+from latentcli.metrics.alice import inception_score, mixture_posterior, reconstruction_mse
 from latentcli.metrics.pacgan import pacgan_protocol
 from latentcli.models import build_model
 from latentcli.models.nets import Maxout, Packed
@@ -140,7 +141,7 @@ def train(cfg, run_dir, max_steps, resume=None):
 
 @pytest.mark.parametrize("cfg", [
     model_cfg("ali", arch="pacgan", pack=3, e_noise=2, init="normal", updates="simultaneous", d_dropout=0.0),
-    model_cfg("alice", g_noise=2, e_noise=2, d_steps=2, g_steps=3),
+    model_cfg("alice", g_noise=2, e_noise=2, d_steps=2, g_steps=2),
 ], ids=["pacgan-ali-packed", "alice-noise-steps"])
 def test_resume_stays_bitwise_with_the_paper_options(tmp_path, cfg):
     train(cfg, tmp_path / "straight", 10)
@@ -199,3 +200,34 @@ def test_a_packed_gan_runs_g_once_per_pack_slot():
     slot_one = model.generator(z[1::2])  # the second item of every pack, as one BatchNorm batch
     assert torch.allclose(by_slot[1::2], slot_one, atol=1e-6)
     assert not torch.allclose(by_slot, model.generator(z), atol=1e-4)
+
+
+def test_alice5_is_alices_mixture():
+    data = load_toy("alice5", 2048, 1024)
+    assert (len(data.train), len(data.test), data.info.extra["sigma"]) == (2048, 1024, 0.2)
+    centres = torch.tensor(data.info.extra["centres"])
+    assert sorted(map(tuple, centres.tolist())) == [(-2, -2), (-2, 2), (0, 0), (2, -2), (2, 2)]
+    nearest = torch.cdist(data.train.x, centres).argmin(1)
+    spread = (data.train.x - centres[nearest]).var(0)
+    assert torch.allclose(spread, torch.full((2,), 0.04), rtol=0.1)  # variance 0.04 per coordinate
+
+
+def test_alice_icp_of_a_balanced_sampler_is_the_number_of_modes_and_of_a_collapsed_one_is_1():
+    centres, _ = torch.tensor([[0.0, 0.0], [2, 2], [-2, -2], [2, -2], [-2, 2]]), None
+    balanced = centres.repeat(10, 1)  # 10 splits of 5 points, one at each mode
+    assert inception_score(mixture_posterior(balanced, centres, 0.2)) == pytest.approx(5.0)
+    assert inception_score(mixture_posterior(centres[:1].repeat(50, 1), centres, 0.2)) == pytest.approx(1.0)
+    two = torch.cat([centres[:2]] * 50)  # each split of 10: five at each of two modes, exp(log 2)
+    assert inception_score(mixture_posterior(two, centres, 0.2)) == pytest.approx(2.0)
+    x = torch.zeros(4, 2)
+    assert reconstruction_mse(x, torch.tensor([[1.0, 0], [0, 0], [0, 2], [0, 0]])) == pytest.approx(5 / 8)
+
+
+def test_d_steps_and_g_steps_count_the_updates_of_one_trainer_step():
+    model = build_model(model_cfg("alice", d_steps=2, g_steps=5, g_noise=2, e_noise=2), POINTS)
+    names = [name for name, _, _ in model.losses((torch.randn(8, 2), None))]
+    assert names == ["discriminator"] * 2 + ["generator"] * 5
+    gan = build_model(model_cfg("gan", d_steps=3, g_steps=2), POINTS)
+    assert [name for name, _, _ in gan.losses((torch.randn(8, 2), None))] == ["discriminator"] * 3 + ["generator"] * 2
+    with pytest.raises(UserError, match="simultaneous"):
+        build_model(model_cfg("gan", g_steps=2, updates="simultaneous"), POINTS)
