@@ -20,6 +20,7 @@ from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
 from latentcli.metrics.alice import inception_score, mixture_posterior, reconstruction_mse
 from latentcli.metrics.pacgan import pacgan_protocol
+from latentcli.metrics.veegan import veegan_protocol
 from latentcli.models import build_model
 from latentcli.models.nets import Maxout, Packed
 from latentcli.tasks.common import seed_everything
@@ -231,3 +232,38 @@ def test_d_steps_and_g_steps_count_the_updates_of_one_trainer_step():
     assert [name for name, _, _ in gan.losses((torch.randn(8, 2), None))] == ["discriminator"] * 3 + ["generator"] * 2
     with pytest.raises(UserError, match="simultaneous"):
         build_model(model_cfg("gan", g_steps=2, updates="simultaneous"), POINTS)
+
+
+def test_veegan_protocol_counts_distinct_modes_of_samples_within_3_std_inclusive():
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    samples = torch.tensor([[0.0, 0.0], [0.0, 0.1], [10.0, 0.25], [0.0, 10.5], [5.0, 5.0]])
+    result = veegan_protocol(samples, centres, 0.1)  # 0.25 is 2.5 std away; 0.5 is 5
+    assert (result["modes"], result["high_quality"], result["modes_total"]) == (2, pytest.approx(0.6), 3)
+    edge = veegan_protocol(torch.tensor([[0.0, 0.25]]), centres, 0.25 / 3)  # exactly 3 std: counted
+    assert edge["high_quality"] == 1.0 and pacgan_protocol(torch.tensor([[0.0, 0.25]]), centres,
+                                                           0.25 / 3)["high_quality"] == 0.0
+
+
+def test_veegan_losses_are_the_papers():
+    torch.manual_seed(0)
+    model = build_model(model_cfg("veegan", arch="veegan", latent_dim=6, g_noise=1), POINTS)
+    x = torch.randn(16, 2)
+    torch.manual_seed(1)
+    items = model.losses((x, None))
+    name_d, loss_d, _ = next(items)
+    name_g, loss_g, logs = next(items)
+    assert (name_d, name_g) == ("discriminator", "generator") and next(items, None) is None
+    # again by hand, with the same draws: z, eps of G, then the N(F(x), I) draw
+    torch.manual_seed(1)
+    z = torch.randn(16, 6)
+    x_fake = model.generator.net(torch.cat([z, torch.randn(16, 1)], 1))
+    z_real = model.encoder(x) + torch.randn(16, 6)
+    d = model.discriminator
+    by_hand_d = torch.nn.functional.softplus(-d(x, z_real)).mean() + torch.nn.functional.softplus(d(x_fake, z)).mean()
+    assert torch.allclose(loss_d, by_hand_d)
+    by_hand_g = -d(x_fake, z).mean() + 0.5 * (z - model.encoder(x_fake)).pow(2).sum(1).mean()
+    assert torch.allclose(loss_g, by_hand_g, atol=1e-5)
+    model.zero_grad()
+    logs["log_ratio"].backward()  # D's term trains G, not the reconstructor F
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert any(p.grad is not None for p in model.generator.parameters())

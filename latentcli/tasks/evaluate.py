@@ -21,7 +21,12 @@ from latentcli.tasks.inputs import count_or_all
 # metric name -> module in latentcli/metrics with evaluate(ctx) -> dict
 METRICS = {"recon": "reconstruction", "latent": "latent", "quality": "quality", "probe": "probe",
            "anomaly": "anomaly", "modes": "modes", "compression": "compression", "pacgan": "pacgan",
-           "alice": "alice"}
+           "alice": "alice", "veegan": "veegan"}
+
+
+# the sweep summary's bar plot when summary_metric is not set: the first of these the runs have
+SUMMARY_METRICS = (("pacgan", "pacgan.modes"), ("veegan", "veegan.modes"), ("alice", "alice.mse"),
+                   ("modes", "modes.modes_covered"), ("recon", "recon.psnr"))
 
 
 def run(cfg) -> None:
@@ -85,9 +90,7 @@ def evaluate_sweep(cfg, out: Path) -> None:
         results.append((sweep.run_overrides(run), metrics))
     if not results:
         raise UserError(f"no run of the sweep could be evaluated; the first said: {skipped[0]}")
-    main = cfg.summary_metric or next((m for key, m in (("pacgan", "pacgan.modes"), ("alice", "alice.mse"),
-                                                        ("modes", "modes.modes_covered"),
-                                                        ("recon", "recon.psnr")) if key in results[0][1]), "step")
+    main = cfg.summary_metric or next((m for key, m in SUMMARY_METRICS if key in results[0][1]), "step")
     rows = sweep.summarise(results, out, main)
     print(f"{len(results)} runs ({len(skipped)} skipped) in {len(rows)} configurations: wrote "
           f"{out / 'summary.csv'}, {out / 'summary.md'}, {out / 'summary.png'}")
@@ -120,6 +123,9 @@ def one_line(metrics: dict) -> str:
         kl = "undefined" if m["reverse_kl"] is None else f"{m['reverse_kl']:.3f}"
         parts.append(f"PacGAN protocol: {m['modes']}/{m['modes_total']} modes, high quality "
                      f"{100 * m['high_quality']:.1f}%, reverse KL {kl}")
+    if "veegan" in metrics:
+        m = metrics["veegan"]
+        parts.append(f"VEEGAN protocol: {m['modes']}/{m['modes_total']} modes, high quality {100 * m['high_quality']:.1f}%")
     if "alice" in metrics:
         a = metrics["alice"]
         mse = "n/a" if a["mse"] is None else f"{a['mse']:.4g}"
