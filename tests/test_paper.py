@@ -18,7 +18,9 @@ from latentcli.data.toy import load_toy
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
+from latentcli.metrics.alice import inception_score, mixture_posterior, reconstruction_mse
 from latentcli.metrics.pacgan import pacgan_protocol
+from latentcli.metrics.veegan import veegan_protocol
 from latentcli.models import build_model
 from latentcli.models.nets import Maxout, Packed
 from latentcli.tasks.common import seed_everything
@@ -140,7 +142,7 @@ def train(cfg, run_dir, max_steps, resume=None):
 
 @pytest.mark.parametrize("cfg", [
     model_cfg("ali", arch="pacgan", pack=3, e_noise=2, init="normal", updates="simultaneous", d_dropout=0.0),
-    model_cfg("alice", g_noise=2, e_noise=2, d_steps=2, g_steps=3),
+    model_cfg("alice", g_noise=2, e_noise=2, d_steps=2, g_steps=2),
 ], ids=["pacgan-ali-packed", "alice-noise-steps"])
 def test_resume_stays_bitwise_with_the_paper_options(tmp_path, cfg):
     train(cfg, tmp_path / "straight", 10)
@@ -199,3 +201,69 @@ def test_a_packed_gan_runs_g_once_per_pack_slot():
     slot_one = model.generator(z[1::2])  # the second item of every pack, as one BatchNorm batch
     assert torch.allclose(by_slot[1::2], slot_one, atol=1e-6)
     assert not torch.allclose(by_slot, model.generator(z), atol=1e-4)
+
+
+def test_alice5_is_alices_mixture():
+    data = load_toy("alice5", 2048, 1024)
+    assert (len(data.train), len(data.test), data.info.extra["sigma"]) == (2048, 1024, 0.2)
+    centres = torch.tensor(data.info.extra["centres"])
+    assert sorted(map(tuple, centres.tolist())) == [(-2, -2), (-2, 2), (0, 0), (2, -2), (2, 2)]
+    nearest = torch.cdist(data.train.x, centres).argmin(1)
+    spread = (data.train.x - centres[nearest]).var(0)
+    assert torch.allclose(spread, torch.full((2,), 0.04), rtol=0.1)  # variance 0.04 per coordinate
+
+
+def test_alice_icp_of_a_balanced_sampler_is_the_number_of_modes_and_of_a_collapsed_one_is_1():
+    centres, _ = torch.tensor([[0.0, 0.0], [2, 2], [-2, -2], [2, -2], [-2, 2]]), None
+    balanced = centres.repeat(10, 1)  # 10 splits of 5 points, one at each mode
+    assert inception_score(mixture_posterior(balanced, centres, 0.2)) == pytest.approx(5.0)
+    assert inception_score(mixture_posterior(centres[:1].repeat(50, 1), centres, 0.2)) == pytest.approx(1.0)
+    two = torch.cat([centres[:2]] * 50)  # each split of 10: five at each of two modes, exp(log 2)
+    assert inception_score(mixture_posterior(two, centres, 0.2)) == pytest.approx(2.0)
+    x = torch.zeros(4, 2)
+    assert reconstruction_mse(x, torch.tensor([[1.0, 0], [0, 0], [0, 2], [0, 0]])) == pytest.approx(5 / 8)
+
+
+def test_d_steps_and_g_steps_count_the_updates_of_one_trainer_step():
+    model = build_model(model_cfg("alice", d_steps=2, g_steps=5, g_noise=2, e_noise=2), POINTS)
+    names = [name for name, _, _ in model.losses((torch.randn(8, 2), None))]
+    assert names == ["discriminator"] * 2 + ["generator"] * 5
+    gan = build_model(model_cfg("gan", d_steps=3, g_steps=2), POINTS)
+    assert [name for name, _, _ in gan.losses((torch.randn(8, 2), None))] == ["discriminator"] * 3 + ["generator"] * 2
+    with pytest.raises(UserError, match="simultaneous"):
+        build_model(model_cfg("gan", g_steps=2, updates="simultaneous"), POINTS)
+
+
+def test_veegan_protocol_counts_distinct_modes_of_samples_within_3_std_inclusive():
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    samples = torch.tensor([[0.0, 0.0], [0.0, 0.1], [10.0, 0.25], [0.0, 10.5], [5.0, 5.0]])
+    result = veegan_protocol(samples, centres, 0.1)  # 0.25 is 2.5 std away; 0.5 is 5
+    assert (result["modes"], result["high_quality"], result["modes_total"]) == (2, pytest.approx(0.6), 3)
+    edge = veegan_protocol(torch.tensor([[0.0, 0.25]]), centres, 0.25 / 3)  # exactly 3 std: counted
+    assert edge["high_quality"] == 1.0 and pacgan_protocol(torch.tensor([[0.0, 0.25]]), centres,
+                                                           0.25 / 3)["high_quality"] == 0.0
+
+
+def test_veegan_losses_are_the_papers():
+    torch.manual_seed(0)
+    model = build_model(model_cfg("veegan", arch="veegan", latent_dim=6, g_noise=1), POINTS)
+    x = torch.randn(16, 2)
+    torch.manual_seed(1)
+    items = model.losses((x, None))
+    name_d, loss_d, _ = next(items)
+    name_g, loss_g, logs = next(items)
+    assert (name_d, name_g) == ("discriminator", "generator") and next(items, None) is None
+    # again by hand, with the same draws: z, eps of G, then the N(F(x), I) draw
+    torch.manual_seed(1)
+    z = torch.randn(16, 6)
+    x_fake = model.generator.net(torch.cat([z, torch.randn(16, 1)], 1))
+    z_real = model.encoder(x) + torch.randn(16, 6)
+    d = model.discriminator
+    by_hand_d = torch.nn.functional.softplus(-d(x, z_real)).mean() + torch.nn.functional.softplus(d(x_fake, z)).mean()
+    assert torch.allclose(loss_d, by_hand_d)
+    by_hand_g = -d(x_fake, z).mean() + 0.5 * (z - model.encoder(x_fake)).pow(2).sum(1).mean()
+    assert torch.allclose(loss_g, by_hand_g, atol=1e-5)
+    model.zero_grad()
+    logs["log_ratio"].backward()  # D's term trains G, not the reconstructor F
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert any(p.grad is not None for p in model.generator.parameters())

@@ -13,10 +13,11 @@ from latentcli.models.nets import init_weights
 from latentcli.models.regressor import Regressor
 from latentcli.models.vae import VAE
 from latentcli.models.vaegan import VAEGAN
+from latentcli.models.veegan import VEEGAN
 
 MODELS: dict[str, type[LatentModel]] = {
     "gan": GAN, "bigan": BiGAN, "ali": ALI, "alice": ALICE, "vae": VAE, "vaegan": VAEGAN, "aae": AAE,
-    "regressor": Regressor,
+    "veegan": VEEGAN, "regressor": Regressor,
 }
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model"]

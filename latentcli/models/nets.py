@@ -219,24 +219,30 @@ def init_weights(module: nn.Module, kind: str, std: float = 0.02) -> None:
 
 # The papers' networks, by name: model.arch=NAME. Each takes flat vectors. Widths and depths are the
 # papers'; model.width and model.depth do not apply.
-PAPER_NETS = ("pacgan", "alice_toy")
+PAPER_NETS = ("pacgan", "alice_toy", "veegan")
 
 
 def paper_generator(arch: str, in_dim: int, out_dim: int) -> nn.Sequential:
     if arch == "pacgan":  # PacGAN's synthetic_data_experiments: 4 x 400, BatchNorm (Blocks' 0.05 momentum) + ReLU
         return mlp(in_dim, out_dim, 400, 4, batch_norm=True, activation=nn.ReLU, bn_momentum=0.05)
+    if arch == "veegan":  # VEEGAN's 2-D notebook: 2 x 128 ReLU
+        return mlp(in_dim, out_dim, 128, 2, activation=nn.ReLU)
     return mlp(in_dim, out_dim, 256, 2, activation=nn.ReLU)  # alice_toy: ALICE's toy_data, 2 x 256 ReLU
 
 
 def paper_encoder(arch: str, in_dim: int, out_dim: int) -> nn.Sequential:
     if arch == "pacgan":  # the encoder of PacGAN's ALI runs: 2 x 400, BatchNorm + ReLU
         return mlp(in_dim, out_dim, 400, 2, batch_norm=True, activation=nn.ReLU, bn_momentum=0.05)
+    if arch == "veegan":  # VEEGAN's reconstructor: 2 x 128 ReLU
+        return mlp(in_dim, out_dim, 128, 2, activation=nn.ReLU)
     return mlp(in_dim, out_dim, 256, 2, activation=nn.ReLU)
 
 
 def paper_discriminator_head(arch: str, in_dim: int, pieces: int) -> nn.Sequential:
     if arch == "pacgan":  # 3 maxout layers of 200 units, then linear
         return maxout_mlp(in_dim, 200, 3, pieces)
+    if arch == "veegan":  # one hidden layer of 128 ReLU (the notebook's data_network)
+        return mlp(in_dim, 1, 128, 1, activation=nn.ReLU)
     return mlp(in_dim, 1, 256, 2, activation=nn.ReLU)
 
 

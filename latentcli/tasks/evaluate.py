@@ -22,7 +22,13 @@ from latentcli.tasks.inputs import count_or_all
 
 # metric name -> module in latentcli/metrics with evaluate(ctx) -> dict
 METRICS = {"recon": "reconstruction", "latent": "latent", "quality": "quality", "probe": "probe",
-           "anomaly": "anomaly", "modes": "modes", "compression": "compression", "pacgan": "pacgan"}
+           "anomaly": "anomaly", "modes": "modes", "compression": "compression", "pacgan": "pacgan",
+           "alice": "alice", "veegan": "veegan"}
+
+
+# the sweep summary's bar plot when summary_metric is not set: the first of these the runs have
+SUMMARY_METRICS = (("pacgan", "pacgan.modes"), ("veegan", "veegan.modes"), ("alice", "alice.mse"),
+                   ("modes", "modes.modes_covered"), ("recon", "recon.psnr"))
 
 
 def run(cfg) -> None:
@@ -94,20 +100,13 @@ def evaluate_sweep(cfg, out: Path) -> None:
               f"one summary per dataset, never one table", file=sys.stderr)
     for dataset, part in by_dataset.items():
         stem = "summary" if len(by_dataset) == 1 else f"summary_{dataset}"
-        main = cfg.summary_metric or default_summary_metric(part[0][1])
+        main = cfg.summary_metric or next((m for key, m in SUMMARY_METRICS if key in part[0][1]), "step")
         rows = sweep.summarise(part, out, main, stem)
         print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
               f"wrote {out / stem}.csv, {stem}.md, {stem}.png")
     if skipped:
         print(f"{report.counted(len(skipped), 'run')} skipped")
 
-
-def default_summary_metric(metrics: dict) -> str:
-    """The column a sweep's bar plot shows when summary_metric is not set: the first metric present."""
-    for key, column in (("pacgan", "pacgan.modes"), ("modes", "modes.modes_covered"), ("recon", "recon.psnr")):
-        if key in metrics:
-            return column
-    return "step"
 
 
 def one_line(metrics: dict) -> str:
@@ -137,4 +136,11 @@ def one_line(metrics: dict) -> str:
         kl = "undefined" if m["reverse_kl"] is None else f"{m['reverse_kl']:.3f}"
         parts.append(f"PacGAN protocol: {m['modes']}/{m['modes_total']} modes, high quality "
                      f"{100 * m['high_quality']:.1f}%, reverse KL {kl}")
+    if "veegan" in metrics:
+        m = metrics["veegan"]
+        parts.append(f"VEEGAN protocol: {m['modes']}/{m['modes_total']} modes, high quality {100 * m['high_quality']:.1f}%")
+    if "alice" in metrics:
+        a = metrics["alice"]
+        mse = "n/a" if a["mse"] is None else f"{a['mse']:.4g}"
+        parts.append(f"ALICE protocol: reconstruction MSE {mse}, ICP {a['icp']:.3f} (real data {a['icp_real']:.3f})")
     return f"{head} {', '.join(parts)}"
