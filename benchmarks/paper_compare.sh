@@ -5,7 +5,8 @@
 #   STEPS: training steps of every run ("full": the paper's budget); SEEDS: seeds 0..SEEDS-1 (default 5);
 #   DEVICE: cpu | cuda (default cpu); PARALLEL: runs at a time (default 2, one thread each).
 # Then prints OUTDIR/table.md (benchmarks/paper_table.py): mean +- s.e. of the paper's protocol per arm and side.
-# Runs from the source tree; PYTHON=... picks the interpreter (default python3).
+# Runs from the source tree; PYTHON=... picks the interpreter (default python3); SIDES=ours|reference|both
+# (default both) runs one side only, e.g. to add seeds to a side.
 set -euo pipefail
 if [[ $# -lt 2 ]]; then sed -n 2,8p "$0" >&2; exit 2; fi
 preset=$1; mkdir -p "$2"; out="$(cd "$2" && pwd)"
@@ -17,11 +18,16 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1 PYTHONUNB
 budget_ours=""; budget_ref=""
 if [[ $steps != full ]]; then budget_ours="trainer.max_steps=$steps"; budget_ref="--steps $steps"; fi
 jobs="$out/jobs.txt"; : > "$jobs"
+sides=${SIDES:-both}
 ours() {  # ours ARM SEED TRAIN_OVERRIDES...: train, then score with the preset's protocol
+  [[ $sides == reference ]] && return
   local run="$out/ours/$1-$2"; shift 2
   echo "$PY -m latentcli train $* $budget_ours trainer.device=$device trainer.progress=false hydra.run.dir=$run > $run.log 2>&1 && $PY -m latentcli evaluate ckpt=$run/checkpoints/last.ckpt device=$device hydra.run.dir=$run/eval >> $run.log 2>&1" >> "$jobs"
 }
-ref() { echo "$PY $ROOT/benchmarks/reference/$1 $budget_ref --device $device --threads 1 --out $out/reference.jsonl ${*:2} > /dev/null 2>> $out/reference.err" >> "$jobs"; }
+ref() {
+  [[ $sides == ours ]] && return
+  echo "$PY $ROOT/benchmarks/reference/$1 $budget_ref --device $device --threads 1 --out $out/reference.jsonl ${*:2} > /dev/null 2>> $out/reference.err" >> "$jobs"
+}
 mkdir -p "$out/ours"
 for ((seed = 0; seed < seeds; seed++)); do
   case $preset in
