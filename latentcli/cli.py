@@ -103,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latentcli: unknown task {task!r}; valid tasks: {', '.join(TASKS)} (see latentcli --help)",
               file=sys.stderr)
         return 2
-    _run_hydra(task, rest)
+    try:
+        _run_hydra(task, rest)
+    except KeyboardInterrupt:  # outside a task (which says what it saved): starting up, or between sweep jobs
+        print(f"latentcli {task}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     return 0
 
 

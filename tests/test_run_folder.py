@@ -6,6 +6,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +130,43 @@ def test_a_missing_gpu_names_the_key_that_asked_for_it(tmp_path):
         "latentcli train: error: trainer.device=cuda asked for, but torch sees no CUDA GPU: use "
         "trainer.device=auto or trainer.device=cpu")
     assert not (tmp_path / "x").exists()
+
+
+def _wait_for(pattern: str, folder: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not list(folder.glob(pattern)):
+        assert proc.poll() is None, f"ended early: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"{pattern} never appeared"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_stops_a_sweep_and_its_printed_command_continues_it(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["train", "-m", "model=gan", "seed=0,1", *TINY_TOY, "trainer.max_steps=200", "trainer.checkpoint_every=10"]
+    proc = subprocess.Popen([sys.executable, "-m", "latentcli", *args, f"hydra.sweep.dir={sweep}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for("0_*/checkpoints/step-00000020.ckpt", sweep, proc)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in stderr
+    assert [p.name.split("_")[0] for p in sweep.glob("*_*")] == ["0"]  # job 1 never started
+    again = stdout.splitlines()[-1]
+    assert again.startswith("the sweep stops here (SIGINT); continue it with: latentcli train -m model=gan seed=0,1")
+    out = run_cli(*shlex.split(again.split("latentcli ", 1)[1])).stdout
+    assert "resume=auto: resuming" in out and "resume=auto: no checkpoint" in out
+    assert out.splitlines()[-1] == f"next for the whole sweep: latentcli evaluate sweep={sweep}"
+    assert sorted(ckpt_io.load(c)["step"] for c in sweep.glob("*/checkpoints/last.ckpt")) == [200, 200]
+
+
+def test_ctrl_c_in_invert_is_one_line(alice_run, tmp_path):
+    args = ["invert", f"ckpt={alice_run}/checkpoints/last.ckpt", "inference=optimize", "inference.steps=100000",
+            "inference.patience=100000", "inference.progress=false", "device=cpu", f"hydra.run.dir={tmp_path / 'inv'}"]
+    proc = subprocess.Popen([sys.executable, "-m", "latentcli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for("inv/invert.log", tmp_path, proc)
+    time.sleep(4)  # into the optimisation
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.strip() == "latentcli invert: interrupted (Ctrl-C): nothing saved"
+    assert not (tmp_path / "inv").exists()
