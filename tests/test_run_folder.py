@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import shlex
 import signal
@@ -170,3 +171,30 @@ def test_ctrl_c_in_invert_is_one_line(alice_run, tmp_path):
     assert proc.returncode == 130
     assert stderr.strip() == "latentcli invert: interrupted (Ctrl-C): nothing saved"
     assert not (tmp_path / "inv").exists()
+
+
+def test_invert_and_evaluate_find_data_that_moved(tmp_path):
+    from PIL import Image
+
+    pictures = tmp_path / "pictures"
+    for label in ("a", "b"):
+        (pictures / label).mkdir(parents=True)
+        for i in range(10):
+            Image.new("L", (20, 20), 10 * i + (100 if label == "b" else 0)).save(pictures / label / f"{i}.png")
+    run = tmp_path / "run"
+    run_task("train", "dataset=image_folder", f"dataset.path={pictures}", "dataset.channels=1",
+             "dataset.resolution=16", "batch_size=8", "model.width=8", "trainer=debug", "trainer.max_steps=2",
+             f"hydra.run.dir={run}")
+    pictures.rename(tmp_path / "moved")
+    ckpt = f"ckpt={run}/checkpoints/last.ckpt"
+    proc = run_cli("evaluate", ckpt, "device=cpu", f"hydra.run.dir={tmp_path / 'x'}", check=False)
+    assert proc.returncode == 2 and f"dataset.path={pictures} is not a folder" in proc.stderr
+    run_task("evaluate", ckpt, f"dataset.path={tmp_path / 'moved'}", "device=cpu", "latent.n=4",
+             f"hydra.run.dir={tmp_path / 'ev'}")
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["n_test"] == 2
+    run_task("invert", ckpt, f"dataset.path={tmp_path / 'moved'}", "device=cpu", f"hydra.run.dir={tmp_path / 'inv'}")
+    assert json.loads((tmp_path / "inv" / "summary.json").read_text())["n"] == 2
+    proc = run_cli("evaluate", ckpt, f"dataset.data_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'y'}", check=False)
+    assert proc.returncode == 2 and "the checkpoint's dataset (image_folder) has no data_dir" in proc.stderr
+    proc = run_cli("evaluate", ckpt, "dataset.resolution=32", f"hydra.run.dir={tmp_path / 'z'}", check=False)
+    assert proc.returncode != 0 and "dataset.resolution" in proc.stderr  # only the location can change
