@@ -198,3 +198,12 @@ def test_invert_and_evaluate_find_data_that_moved(tmp_path):
     assert proc.returncode == 2 and "the checkpoint's dataset (image_folder) has no data_dir" in proc.stderr
     proc = run_cli("evaluate", ckpt, "dataset.resolution=32", f"hydra.run.dir={tmp_path / 'z'}", check=False)
     assert proc.returncode != 0 and "dataset.resolution" in proc.stderr  # only the location can change
+
+
+def test_home_in_path_options(alice_run, tmp_path):
+    home = {"HOME": str(alice_run.parent)}
+    run_cli("evaluate", "ckpt=~/alice/checkpoints/last.ckpt", "n=20", "latent.n=4", "device=cpu", "hydra.run.dir=~/ev",
+            env=home)
+    assert json.loads((alice_run.parent / "ev" / "metrics.json").read_text())["n_test"] == 20
+    proc = run_cli("invert", "ckpt='~/none.ckpt'", f"hydra.run.dir={tmp_path / 'x'}", env=home, check=False)
+    assert proc.stderr.strip() == f"latentcli invert: error: checkpoint not found: {alice_run.parent}/none.ckpt"
