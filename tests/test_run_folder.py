@@ -207,3 +207,20 @@ def test_home_in_path_options(alice_run, tmp_path):
     assert json.loads((alice_run.parent / "ev" / "metrics.json").read_text())["n_test"] == 20
     proc = run_cli("invert", "ckpt='~/none.ckpt'", f"hydra.run.dir={tmp_path / 'x'}", env=home, check=False)
     assert proc.stderr.strip() == f"latentcli invert: error: checkpoint not found: {alice_run.parent}/none.ckpt"
+
+
+def test_readme_budget_for_your_own_images_runs_as_written(tmp_path):
+    from PIL import Image
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("<!-- folder-budget -->\n```\n", 1)[1].split("\n```", 1)[0]
+    words = shlex.split(block)
+    assert words[:3] == ["latentcli", "train", "dataset=image_folder"] and "trainer.max_steps=2000" in words
+    (tmp_path / "pictures").mkdir()
+    for i in range(12):
+        Image.new("RGB", (40, 30), (20 * i, 0, 0)).save(tmp_path / "pictures" / f"{i}.jpg")
+    args = [w.replace("=DIR", f"={tmp_path / 'pictures'}") for w in words[1:]]
+    run_task(*args, "trainer.max_steps=2", "batch_size=8", "trainer.progress=false", "trainer.device=cpu",
+             f"hydra.run.dir={tmp_path / 'run'}")
+    config = ckpt_io.load(tmp_path / "run" / "checkpoints" / "last.ckpt")["config"]
+    assert (config["dataset"]["resolution"], config["dataset"]["channels"], config["model"]["width"]) == (32, 1, 32)
