@@ -44,6 +44,18 @@ def _usage() -> str:
     return USAGE.format(tasks="\n".join(f"  {name:<{width}}  {line}" for name, line in TASKS.items()))
 
 
+def _expand_home(arg: str) -> str:
+    """key=~/dir -> key=/home/me/dir. Hydra's override grammar rejects a bare ~ in a value, and no shell
+    expands it after `key=`; a quoted '~/dir' reaches the task, whose path options expand it."""
+    key, sep, value = arg.partition("=")
+    if not sep or not value.startswith("~") or key.startswith("-"):
+        return arg
+    path = os.path.expanduser(value)
+    if all(c.isalnum() or c in "/._-+" for c in path):
+        return f"{key}={path}"
+    return f"{key}='" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _run_hydra(task: str, hydra_args: list[str]) -> None:
     import hydra
 
@@ -103,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latentcli: unknown task {task!r}; valid tasks: {', '.join(TASKS)} (see latentcli --help)",
               file=sys.stderr)
         return 2
-    _run_hydra(task, rest)
+    try:
+        _run_hydra(task, [_expand_home(arg) for arg in rest])
+    except KeyboardInterrupt:  # outside a task (which says what it saved): starting up, or between sweep jobs
+        print(f"latentcli {task}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +131,96 @@ def test_a_missing_gpu_names_the_key_that_asked_for_it(tmp_path):
         "latentcli train: error: trainer.device=cuda asked for, but torch sees no CUDA GPU: use "
         "trainer.device=auto or trainer.device=cpu")
     assert not (tmp_path / "x").exists()
+
+
+def _wait_for(pattern: str, folder: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not list(folder.glob(pattern)):
+        assert proc.poll() is None, f"ended early: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"{pattern} never appeared"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_stops_a_sweep_and_its_printed_command_continues_it(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["train", "-m", "model=gan", "seed=0,1", *TINY_TOY, "trainer.max_steps=200", "trainer.checkpoint_every=10"]
+    proc = subprocess.Popen([sys.executable, "-m", "latentcli", *args, f"hydra.sweep.dir={sweep}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for("0_*/checkpoints/step-00000020.ckpt", sweep, proc)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in stderr
+    assert [p.name.split("_")[0] for p in sweep.glob("*_*")] == ["0"]  # job 1 never started
+    again = stdout.splitlines()[-1]
+    assert again.startswith("the sweep stops here (SIGINT); continue it with: latentcli train -m model=gan seed=0,1")
+    out = run_cli(*shlex.split(again.split("latentcli ", 1)[1])).stdout
+    assert "resume=auto: resuming" in out and "resume=auto: no checkpoint" in out
+    assert out.splitlines()[-1] == f"next for the whole sweep: latentcli evaluate sweep={sweep}"
+    assert sorted(ckpt_io.load(c)["step"] for c in sweep.glob("*/checkpoints/last.ckpt")) == [200, 200]
+
+
+def test_ctrl_c_in_invert_is_one_line(alice_run, tmp_path):
+    args = ["invert", f"ckpt={alice_run}/checkpoints/last.ckpt", "inference=optimize", "inference.steps=100000",
+            "inference.patience=100000", "inference.progress=false", "device=cpu", f"hydra.run.dir={tmp_path / 'inv'}"]
+    proc = subprocess.Popen([sys.executable, "-m", "latentcli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for("inv/invert.log", tmp_path, proc)
+    time.sleep(4)  # into the optimisation
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.strip() == "latentcli invert: interrupted (Ctrl-C): nothing saved"
+    assert not (tmp_path / "inv").exists()
+
+
+def test_invert_and_evaluate_find_data_that_moved(tmp_path):
+    from PIL import Image
+
+    pictures = tmp_path / "pictures"
+    for label in ("a", "b"):
+        (pictures / label).mkdir(parents=True)
+        for i in range(10):
+            Image.new("L", (20, 20), 10 * i + (100 if label == "b" else 0)).save(pictures / label / f"{i}.png")
+    run = tmp_path / "run"
+    run_task("train", "dataset=image_folder", f"dataset.path={pictures}", "dataset.channels=1",
+             "dataset.resolution=16", "batch_size=8", "model.width=8", "trainer=debug", "trainer.max_steps=2",
+             f"hydra.run.dir={run}")
+    pictures.rename(tmp_path / "moved")
+    ckpt = f"ckpt={run}/checkpoints/last.ckpt"
+    proc = run_cli("evaluate", ckpt, "device=cpu", f"hydra.run.dir={tmp_path / 'x'}", check=False)
+    assert proc.returncode == 2 and f"dataset.path={pictures} is not a folder" in proc.stderr
+    run_task("evaluate", ckpt, f"dataset.path={tmp_path / 'moved'}", "device=cpu", "latent.n=4",
+             f"hydra.run.dir={tmp_path / 'ev'}")
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["n_test"] == 2
+    run_task("invert", ckpt, f"dataset.path={tmp_path / 'moved'}", "device=cpu", f"hydra.run.dir={tmp_path / 'inv'}")
+    assert json.loads((tmp_path / "inv" / "summary.json").read_text())["n"] == 2
+    proc = run_cli("evaluate", ckpt, f"dataset.data_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'y'}", check=False)
+    assert proc.returncode == 2 and "the checkpoint's dataset (image_folder) has no data_dir" in proc.stderr
+    proc = run_cli("evaluate", ckpt, "dataset.resolution=32", f"hydra.run.dir={tmp_path / 'z'}", check=False)
+    assert proc.returncode != 0 and "dataset.resolution" in proc.stderr  # only the location can change
+
+
+def test_home_in_path_options(alice_run, tmp_path):
+    home = {"HOME": str(alice_run.parent)}
+    run_cli("evaluate", "ckpt=~/alice/checkpoints/last.ckpt", "n=20", "latent.n=4", "device=cpu", "hydra.run.dir=~/ev",
+            env=home)
+    assert json.loads((alice_run.parent / "ev" / "metrics.json").read_text())["n_test"] == 20
+    proc = run_cli("invert", "ckpt='~/none.ckpt'", f"hydra.run.dir={tmp_path / 'x'}", env=home, check=False)
+    assert proc.stderr.strip() == f"latentcli invert: error: checkpoint not found: {alice_run.parent}/none.ckpt"
+
+
+def test_readme_budget_for_your_own_images_runs_as_written(tmp_path):
+    from PIL import Image
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("<!-- folder-budget -->\n```\n", 1)[1].split("\n```", 1)[0]
+    words = shlex.split(block)
+    assert words[:3] == ["latentcli", "train", "dataset=image_folder"] and "trainer.max_steps=2000" in words
+    (tmp_path / "pictures").mkdir()
+    for i in range(12):
+        Image.new("RGB", (40, 30), (20 * i, 0, 0)).save(tmp_path / "pictures" / f"{i}.jpg")
+    args = [w.replace("=DIR", f"={tmp_path / 'pictures'}") for w in words[1:]]
+    run_task(*args, "trainer.max_steps=2", "batch_size=8", "trainer.progress=false", "trainer.device=cpu",
+             f"hydra.run.dir={tmp_path / 'run'}")
+    config = ckpt_io.load(tmp_path / "run" / "checkpoints" / "last.ckpt")["config"]
+    assert (config["dataset"]["resolution"], config["dataset"]["channels"], config["model"]["width"]) == (32, 1, 32)

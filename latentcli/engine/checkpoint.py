@@ -35,7 +35,7 @@ def save_atomic(obj: dict, path: str | Path) -> None:
 
 def load(path: str | Path, map_location="cpu") -> dict:
     """Reads a checkpoint with weights_only=True; any problem becomes one clear UserError."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:

@@ -42,6 +42,19 @@ def load_model(cfg):
     return load_checkpoint(cfg.ckpt, device=cfg.device)
 
 
+def stored_dataset(ckpt: dict, cfg):
+    """The checkpoint's dataset config, with a new location where the command line gives one (the data
+    moved: dataset.path=DIR, dataset.data_dir=DIR); nothing else of the dataset can be changed."""
+    dataset = OmegaConf.create(ckpt["config"]["dataset"])
+    for key, value in (cfg.get("dataset") or {}).items():
+        if value is None:
+            continue
+        if key not in dataset:
+            raise UserError(f"dataset.{key}={value}: the checkpoint's dataset ({dataset.name}) has no {key}")
+        dataset[key] = str(Path(value).expanduser())
+    return dataset
+
+
 def load_regressor(inference_cfg):
     """The model=regressor checkpoint that inference=regressor uses, or None."""
     path = inference_cfg.get("regressor_ckpt")

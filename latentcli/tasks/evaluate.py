@@ -7,7 +7,6 @@ import importlib
 import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
 
 from latentcli import report, sweep, viz
 from latentcli.data import build_dataset
@@ -17,7 +16,7 @@ from latentcli.files import write_json
 from latentcli.inference import build_inverter
 from latentcli.metrics.context import EvaluationContext
 from latentcli.restore import load_checkpoint
-from latentcli.tasks.common import load_regressor, run_dir, save_hydra_record, seed_everything
+from latentcli.tasks.common import load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
 from latentcli.tasks.inputs import count_or_all
 
 # metric name -> module in latentcli/metrics with evaluate(ctx) -> dict
@@ -64,7 +63,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
     seed_everything(cfg.seed)
     count_or_all(cfg.n)
     model, ckpt = load_checkpoint(ckpt_path, device=cfg.device)
-    data = build_dataset(OmegaConf.create(ckpt["config"]["dataset"]))
+    data = build_dataset(stored_dataset(ckpt, cfg))
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     ctx = EvaluationContext(model, data, inverter, cfg, out)
     metrics = {"ckpt": str(ckpt_path), "model": ckpt["config"]["model"]["name"], "dataset": data.info.name,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
@@ -151,3 +152,10 @@ def run(cfg) -> None:
         raise SystemExit(128 + signal.Signals[result.stopped_by].value)
     else:
         print(f"continue with: latentcli train resume=true hydra.run.dir={out}")
+
+
+class SweepNextStep(Callback):
+    """After the last job of `latentcli train -m ...`: the sweep's own next step, not only each job's."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        print(f"next for the whole sweep: latentcli evaluate sweep={Path(config.hydra.sweep.dir).resolve()}")
