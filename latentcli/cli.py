@@ -48,12 +48,14 @@ def _run_hydra(task: str, hydra_args: list[str]) -> None:
     import hydra
 
     from latentcli.errors import UserError
+    from latentcli.overrides import check_overrides
 
     module = importlib.import_module(f"latentcli.tasks.{task}")
 
     @hydra.main(config_path=config_dir(), config_name=task, version_base="1.3")
     def entry(cfg):
         try:
+            check_overrides(task, cfg)
             return module.run(cfg)
         except UserError as err:
             print(f"latentcli {task}: error: {err}", file=sys.stderr)

@@ -142,3 +142,16 @@ def test_installed_wheel_runs_from_another_directory(tmp_path):
                           cwd=elsewhere, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "name: ring8" in proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "+modle=gan"], "train has no modle (from +modle=gan), so it would be ignored"),
+    (["invert", "ckpt=x.ckpt", "+dataset=fashion_mnist"], "invert has no dataset (from +dataset=fashion_mnist)"),
+    (["evaluate", "ckpt=x.ckpt", "++inference.stepz=3"], "evaluate has no inference.stepz (from ++inference.stepz=3)"),
+    (["invert", "ckpt=x.ckpt", "inference=encoder", "inference.steps=30"],
+     "inference=encoder does not read inference.steps"),
+])
+def test_keys_a_task_would_ignore_are_refused_in_one_line(tmp_path, args, message):
+    proc = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", check=False, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"latentcli {args[0]}: error: {message}")

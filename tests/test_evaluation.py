@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +70,20 @@ def test_counts_take_the_right_number():
 
     assert [counted(n, "configuration") for n in (0, 1, 2)] == ["0 configurations", "1 configuration",
                                                                  "2 configurations"]
+
+
+def test_readme_method_comparison_runs_as_written(tmp_path, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    command = re.search(r"<!-- method-comparison -->\n```\n(.*?)\n```", readme, re.S).group(1).split()
+    assert command[:4] == ["latentcli", "evaluate", "-m", "sweep=DIR"]
+    sweep = tmp_path / "sweep"
+    run_task("train", "-m", "model=gan,bigan", *DIGITS, f"hydra.sweep.dir={sweep}")
+    capsys.readouterr()
+    run_task(*[f"sweep={sweep}" if word == "sweep=DIR" else word for word in command[1:]], "n=16", "latent.n=8",
+             "n_samples=32", "inference.progress=false", "device=cpu", f"hydra.sweep.dir={tmp_path / 'methods'}")
+    jobs = sorted(p.name for p in (tmp_path / "methods").iterdir() if p.is_dir())
+    assert [job.split("_inference-")[1].split("_")[0] for job in jobs] == ["encoder", "optimize", "hybrid"]
+    assert all("++" not in job for job in jobs)
+    runs = {job: (tmp_path / "methods" / job / "summary.csv").read_text().splitlines()[1:] for job in jobs}
+    assert [len(rows) for rows in runs.values()] == [1, 2, 1]  # the gan has no encoder: skipped by two methods
+    assert "note: inference=encoder does not read inference.steps" in capsys.readouterr().err

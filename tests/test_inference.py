@@ -167,6 +167,8 @@ def test_python_api_matches_the_cli_defaults_and_rejects_unknown_options():
     assert model.invert(x).method == "encoder"  # auto
     with pytest.raises(UserError, match="unknown option\\(s\\) stepz for method 'hybrid'"):
         model.invert(x, method="hybrid", stepz=3)
+    with pytest.raises(UserError, match="unknown option\\(s\\) steps for method 'encoder'; it takes batch_size$"):
+        model.invert(x, method="encoder", steps=3)  # its config carries optimize's options, for sweeps only
     with pytest.raises(UserError, match="unknown inference method 'magic'"):
         model.invert(x, method="magic")
 
