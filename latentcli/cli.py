@@ -44,13 +44,40 @@ def _usage() -> str:
     return USAGE.format(tasks="\n".join(f"  {name:<{width}}  {line}" for name, line in TASKS.items()))
 
 
+def task_help(task: str) -> str:
+    """The head of `latentcli TASK --help` (Hydra adds the composed config): the task's own config groups
+    with their options and defaults, and for evaluate the metrics, one line each."""
+    from omegaconf import OmegaConf
+
+    root = Path(config_dir())
+    defaults = [entry for entry in OmegaConf.load(root / f"{task}.yaml").defaults if entry != "_self_"]
+    groups = [(group, choice) for entry in defaults for group, choice in entry.items()]
+    lines = [f"latentcli {task}: {TASKS[task]}", "",
+             f"usage: latentcli {task} [GROUP=OPTION ...] [KEY=VALUE ...] [-m] [--cfg job] [--help]", "",
+             "config groups (GROUP=OPTION):"]
+    for group, choice in groups:
+        options = ", ".join(sorted(p.stem for p in (root / group).glob("*.yaml")))
+        lines.append(f"  {group}: {options}  (default: {choice or 'none'})")
+    if task == "evaluate":
+        from latentcli.metrics import METRICS
+
+        width = max(map(len, METRICS))
+        lines += ["", "metrics (metrics=NAME or metrics=[NAME,...]; default: recon, latent, and modes on 2-D data):"]
+        lines += [f"  {name:<{width}}  {line}" for name, (_, line) in METRICS.items()]
+    lines += ["", "keys and their defaults (KEY=VALUE; `latentcli --help` lists the tasks, --hydra-help Hydra's flags):"]
+    return "\n".join(lines)
+
+
 def _run_hydra(task: str, hydra_args: list[str]) -> None:
     import hydra
+    from omegaconf import OmegaConf
 
     from latentcli.errors import UserError
     from latentcli.overrides import check_overrides
 
     module = importlib.import_module(f"latentcli.tasks.{task}")
+    if not OmegaConf.has_resolver("latentcli_help"):  # each task's hydra.help.template calls it
+        OmegaConf.register_new_resolver("latentcli_help", task_help)
 
     @hydra.main(config_path=config_dir(), config_name=task, version_base="1.3")
     def entry(cfg):

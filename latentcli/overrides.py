@@ -4,7 +4,8 @@ Hydra accepts `+key=value` and `++key=value` for keys the config does not have, 
 does not use (`latentcli invert +dataset=fashion_mnist`); the task would carry them along and ignore
 them. Such keys are refused with one line naming them. So is an inference option that the chosen method
 does not read (`inference=encoder inference.steps=30`), except in a sweep (-m), where one setting is
-shared by every method compared and each job that ignores it says so.
+shared by every method compared and each job that ignores it says so. A renamed key's old spelling
+still works, with a note.
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ from latentcli.errors import UserError
 from latentcli.inference import unread_options
 
 
+# task -> {old spelling: the one to use}; the old spelling still works, with a note
+RENAMED = {"invert": {"inputs.n": "n"}}
+
+
 def check_overrides(task: str, cfg) -> None:
     overrides = OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
+    for o in overrides:
+        new_key = RENAMED.get(task, {}).get(o.key_or_group)
+        if new_key:
+            print(f"note: {o.key_or_group}= is now spelled {new_key}= (as in every task); the old spelling will go",
+                  file=sys.stderr)
     added = [o for o in overrides if o.is_add() or o.is_force_add()]
     if added:
         _refuse_new_keys(task, cfg, overrides, added)

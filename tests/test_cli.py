@@ -56,6 +56,22 @@ def test_task_help_and_cfg_job_work(tmp_path):
     assert "name: gan" in job and "max_steps:" in job
 
 
+def test_each_task_help_lists_its_own_groups_the_metrics_and_the_defaults(tmp_path):
+    invert_help = run_cli("invert", "--help", cwd=tmp_path).stdout
+    assert "  inputs: folder, samples, test  (default: test)" in invert_help
+    assert "  edit: arithmetic, interpolate, none  (default: none)" in invert_help
+    evaluate_help = run_cli("evaluate", "--help", cwd=tmp_path).stdout
+    for text in (invert_help, evaluate_help):
+        assert "  inference: auto, encoder, hybrid, optimize, regressor  (default: auto)" in text
+        assert not any(f"  {group}: " in text for group in ("model", "dataset", "trainer", "experiment"))
+        assert "\n'n': " in text  # the number of test items: one spelling, n=, in both tasks
+    assert "inputs:" not in evaluate_help and "edit:" not in evaluate_help
+    from latentcli.metrics import METRICS
+
+    for name, (_, line) in METRICS.items():
+        assert f"  {name}" in evaluate_help and line in evaluate_help
+
+
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("bigan_grid25")

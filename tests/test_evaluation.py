@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY_TOY, run_cli, run_task
+from latentcli.errors import UserError
 
 
 DIGITS = ["dataset=digits", "model.width=8", "batch_size=16", "trainer.device=cpu", "trainer.progress=false",
@@ -87,3 +88,16 @@ def test_readme_method_comparison_runs_as_written(tmp_path, capsys):
     runs = {job: (tmp_path / "methods" / job / "summary.csv").read_text().splitlines()[1:] for job in jobs}
     assert [len(rows) for rows in runs.values()] == [1, 2, 1]  # the gan has no encoder: skipped by two methods
     assert "note: inference=encoder does not read inference.steps" in capsys.readouterr().err
+
+
+def test_metrics_take_one_bare_name_or_a_list():
+    from omegaconf import OmegaConf
+
+    from latentcli.data.stream import DataInfo
+    from latentcli.tasks.evaluate import metric_names
+
+    info = DataInfo("digits", [1, 16, 16], "image")
+    assert metric_names(OmegaConf.create({"metrics": "recon"}), info) == ["recon"]
+    assert metric_names(OmegaConf.create({"metrics": ["recon", "probe"]}), info) == ["recon", "probe"]
+    with pytest.raises(UserError, match="unknown metric\\(s\\) recn"):
+        metric_names(OmegaConf.create({"metrics": "recn"}), info)

@@ -13,14 +13,12 @@ from latentcli.data import build_dataset
 from latentcli.errors import UserError
 from latentcli.files import write_json
 from latentcli.inference import build_inverter
+from latentcli.metrics import METRICS
 from latentcli.metrics.context import EvaluationContext
 from latentcli.restore import load_checkpoint
 from latentcli.tasks.common import load_regressor, run_dir, seed_everything
 from latentcli.tasks.inputs import count_or_all
 
-# metric name -> module in latentcli/metrics with evaluate(ctx) -> dict
-METRICS = {"recon": "reconstruction", "latent": "latent", "quality": "quality", "probe": "probe",
-           "anomaly": "anomaly", "modes": "modes", "compression": "compression"}
 
 
 def run(cfg) -> None:
@@ -37,7 +35,10 @@ def run(cfg) -> None:
 
 
 def metric_names(cfg, info) -> list[str]:
-    names = list(cfg.metrics) if cfg.metrics is not None else ["recon", "latent"]
+    if cfg.metrics is None:
+        names = ["recon", "latent"]
+    else:  # metrics=recon (one bare name) as well as metrics=[recon,latent]
+        names = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)
     if cfg.metrics is None and "centres" in info.extra:
         names.append("modes")
     unknown = [n for n in names if n not in METRICS]
@@ -58,7 +59,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
     for name in metric_names(cfg, data.info):
-        metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name]}").evaluate(ctx)
+        metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name][0]}").evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
     return metrics
