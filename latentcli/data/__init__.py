@@ -19,8 +19,24 @@ def build_dataset(cfg) -> DataBundle:
     data = _load(cfg)
     classes = cfg.get("classes")
     if classes is not None:
-        data = _only_classes(data, [int(c) for c in classes])
+        data = _only_classes(data, class_indices(list(classes), data.info))
     return data
+
+
+def class_indices(classes: list, info: DataInfo) -> list[int]:
+    """dataset.classes as label numbers: each a number, or a class name of the data (an image folder's
+    sub-folders, whose names info.extra["classes"] lists in label order: the map the checkpoint keeps)."""
+    names = list(info.extra.get("classes") or [])
+    indices = []
+    for c in classes:
+        if isinstance(c, str) and c in names:
+            indices.append(names.index(c))
+        elif isinstance(c, int) or (isinstance(c, str) and c.lstrip("-").isdigit()):
+            indices.append(int(c))
+        else:
+            known = ", ".join(f"{name} ({i})" for i, name in enumerate(names)) or "none by name, only numbers"
+            raise UserError(f"dataset.classes: {c!r} is not a class of {info.name}; its classes: {known}")
+    return indices
 
 
 def _only_classes(data: DataBundle, classes: list[int]) -> DataBundle:
