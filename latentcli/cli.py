@@ -64,7 +64,7 @@ def task_help(task: str) -> str:
         width = max(map(len, METRICS))
         lines += ["", "metrics (metrics=NAME or metrics=[NAME,...]; default: recon, latent, and modes on 2-D data):"]
         lines += [f"  {name:<{width}}  {line}" for name, (_, line) in METRICS.items()]
-    lines += ["", "keys and their defaults (KEY=VALUE; `latentcli --help` lists the tasks, --hydra-help Hydra's flags):"]
+    lines += ["", "keys and their defaults (KEY=VALUE; `latentcli --help`: the tasks; --hydra-help: Hydra's flags):"]
     return "\n".join(lines)
 
 

@@ -207,3 +207,17 @@ def test_folder_classes_by_name_travel_in_the_checkpoint_into_the_legend(tmp_pat
     proc = run_cli("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=probe",
                    "device=cpu", f"hydra.run.dir={tmp_path / 'probe'}", check=False)
     assert proc.returncode == 2 and "which holds one class only (dataset.classes=[0])" in proc.stderr
+
+
+def test_load_images_reads_a_picture_or_a_folder_as_the_model_takes_them(tmp_path):
+    from latentcli.data import load_images
+
+    _write_images(tmp_path)
+    x, files = load_images(tmp_path, [3, 16, 16])
+    assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32 and len(files) == 4
+    one, _ = load_images(tmp_path / "dogs" / "d.webp", [1, 16, 16])
+    assert one.shape == (1, 1, 16, 16) and -1 <= one.min() <= one.max() <= 1
+    with pytest.raises(UserError, match="models points of shape"):
+        load_images(tmp_path, [2])
+    with pytest.raises(UserError, match="is neither a picture nor a folder"):
+        load_images(tmp_path / "nothing", [1, 16, 16])

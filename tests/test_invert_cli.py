@@ -98,5 +98,7 @@ def test_readme_python_example_runs(runs, tmp_path, capsys):
     readme = (ROOT / "README.md").read_text()
     example = re.search(r"<!-- api-example -->\n```python\n(.*?)```", readme, re.S).group(1)
     assert len(example.strip().splitlines()) <= 12
-    exec(example.replace("outputs/train/<run>/checkpoints/last.ckpt", str(runs["bigan"])), {})
-    assert "hybrid" in capsys.readouterr().out
+    _write_images(tmp_path / "mine")
+    exec(example.replace("outputs/train/<run>/checkpoints/last.ckpt", str(runs["bigan"]))
+         .replace("my_pictures/", str(tmp_path / "mine")), {})
+    assert "hybrid torch.Size([4, 32])" in capsys.readouterr().out  # the 4 readable pictures

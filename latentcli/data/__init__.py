@@ -7,7 +7,14 @@ import torch
 from latentcli.data.stream import DataBundle, DataInfo, TensorPairs, batch_stream
 from latentcli.errors import UserError
 
-__all__ = ["DataBundle", "DataInfo", "TensorPairs", "batch_stream", "build_dataset", "DATASETS"]
+__all__ = ["DataBundle", "DataInfo", "TensorPairs", "batch_stream", "build_dataset", "load_images", "DATASETS"]
+
+
+def load_images(path, shape: list[int]):
+    """Your pictures (a file or a folder) as model.invert takes them; see data.image_folder.load_images."""
+    from latentcli.data.image_folder import load_images as _load
+
+    return _load(path, shape)
 
 DATASETS = ("ring8", "grid25", "digits", "shapes", "fashion_mnist", "mnist", "cifar10", "svhn", "celeba",
             "image_folder")

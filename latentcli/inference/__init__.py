@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from latentcli.cli import config_dir
 from latentcli.errors import UserError
-from latentcli.inference.base import Inversion
+from latentcli.inference.base import Inversion, checked_inputs
 from latentcli.inference.encoder import EncoderInverter
 from latentcli.inference.optimize import OptimizeInverter, OptimizeOptions
 from latentcli.inference.regressor import RegressorInverter
@@ -18,7 +18,7 @@ METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor")
 # options, so that one sweep can set them for every method it compares.
 READS = {"encoder": ("batch_size",), "regressor": ("regressor_ckpt", "batch_size")}
 
-__all__ = ["Inversion", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
+__all__ = ["Inversion", "checked_inputs", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
            "method_config", "unread_options", "METHODS"]
 
 
