@@ -56,17 +56,46 @@ def _expand_home(arg: str) -> str:
     return f"{key}='" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def task_help(task: str) -> str:
+    """The head of `latentcli TASK --help` (Hydra adds the composed config): the task's own config groups
+    with their options and defaults, and for evaluate the metrics, one line each."""
+    from omegaconf import OmegaConf
+
+    root = Path(config_dir())
+    defaults = [entry for entry in OmegaConf.load(root / f"{task}.yaml").defaults if entry != "_self_"]
+    groups = [(group, choice) for entry in defaults for group, choice in entry.items()]
+    lines = [f"latentcli {task}: {TASKS[task]}", "",
+             f"usage: latentcli {task} [GROUP=OPTION ...] [KEY=VALUE ...] [-m] [--cfg job] [--help]", "",
+             "config groups (GROUP=OPTION):"]
+    for group, choice in groups:
+        options = ", ".join(sorted(p.stem for p in (root / group).glob("*.yaml")))
+        lines.append(f"  {group}: {options}  (default: {choice or 'none'})")
+    if task == "evaluate":
+        from latentcli.metrics import METRICS
+
+        width = max(map(len, METRICS))
+        lines += ["", "metrics (metrics=NAME or metrics=[NAME,...]; default: recon, latent, and modes on 2-D data):"]
+        lines += [f"  {name:<{width}}  {line}" for name, (_, line) in METRICS.items()]
+    lines += ["", "keys and their defaults (KEY=VALUE; `latentcli --help`: the tasks; --hydra-help: Hydra's flags):"]
+    return "\n".join(lines)
+
+
 def _run_hydra(task: str, hydra_args: list[str]) -> None:
     import hydra
+    from omegaconf import OmegaConf
 
+    from latentcli.overrides import check_overrides
     from latentcli.tasks.common import run_dir
     from latentcli.tasks.run_folder import RunFolder
 
     module = importlib.import_module(f"latentcli.tasks.{task}")
+    if not OmegaConf.has_resolver("latentcli_help"):  # each task's hydra.help.template calls it
+        OmegaConf.register_new_resolver("latentcli_help", task_help)
 
     @hydra.main(config_path=config_dir(), config_name=task, version_base="1.3")
     def entry(cfg):
         with RunFolder(run_dir(), task):  # prints a UserError as one line; undoes a refused command
+            check_overrides(task, cfg)
             return module.run(cfg)
 
     sys.argv = ["latentcli", *hydra_args]  # the name shell completion registers

@@ -71,13 +71,21 @@ def save_samples(model, path: str | Path, real: torch.Tensor, seed: int = 0, tit
         model.train(was_training)
 
 
-def save_labelled_scatter(path: str | Path, xy, labels, title: str = "") -> None:
-    """2-D points coloured by their integer label."""
+def save_labelled_scatter(path: str | Path, xy, labels, title: str = "",
+                          names: list[str] | None = None) -> list[str]:
+    """2-D points coloured by their integer label, named names[label] in the legend where names are given
+    (an image folder's class names). Returns the legend's entries."""
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=4)
-    ax.legend(*points.legend_elements(), fontsize=7, loc="best", title="label")
+    colours = plt.get_cmap("tab10")
+    entries = []
+    for i, label in enumerate(sorted(set(labels.tolist()))):
+        entries.append(names[label] if names and 0 <= label < len(names) else str(label))
+        at = labels == label
+        ax.scatter(xy[at, 0], xy[at, 1], s=4, color=colours(i % 10), label=entries[-1])
+    ax.legend(fontsize=7, loc="best", title="label", markerscale=3)
     ax.set_title(title, fontsize=9)
     _save(fig, path)
+    return entries
 
 
 def save_line_plot(path: str | Path, series: dict, xlabel: str, ylabel: str, title: str = "",

@@ -56,6 +56,22 @@ def test_task_help_and_cfg_job_work(tmp_path):
     assert "name: gan" in job and "max_steps:" in job
 
 
+def test_each_task_help_lists_its_own_groups_the_metrics_and_the_defaults(tmp_path):
+    invert_help = run_cli("invert", "--help", cwd=tmp_path).stdout
+    assert "  inputs: folder, samples, test  (default: test)" in invert_help
+    assert "  edit: arithmetic, interpolate, none  (default: none)" in invert_help
+    evaluate_help = run_cli("evaluate", "--help", cwd=tmp_path).stdout
+    for text in (invert_help, evaluate_help):
+        assert "  inference: auto, encoder, hybrid, optimize, regressor  (default: auto)" in text
+        assert not any(f"  {group}: " in text for group in ("model", "dataset", "trainer", "experiment"))
+        assert "\n'n': " in text  # the number of test items: one spelling, n=, in both tasks
+    assert "inputs:" not in evaluate_help and "edit:" not in evaluate_help
+    from latentcli.metrics import METRICS
+
+    for name, (_, line) in METRICS.items():
+        assert f"  {name}" in evaluate_help and line in evaluate_help
+
+
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("bigan_grid25")
@@ -142,3 +158,16 @@ def test_installed_wheel_runs_from_another_directory(tmp_path):
                           cwd=elsewhere, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "name: ring8" in proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "+modle=gan"], "train has no modle (from +modle=gan), so it would be ignored"),
+    (["invert", "ckpt=x.ckpt", "+dataset=fashion_mnist"], "invert has no dataset (from +dataset=fashion_mnist)"),
+    (["evaluate", "ckpt=x.ckpt", "++inference.stepz=3"], "evaluate has no inference.stepz (from ++inference.stepz=3)"),
+    (["invert", "ckpt=x.ckpt", "inference=encoder", "inference.steps=30"],
+     "inference=encoder does not read inference.steps"),
+])
+def test_keys_a_task_would_ignore_are_refused_in_one_line(tmp_path, args, message):
+    proc = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", check=False, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith(f"latentcli {args[0]}: error: {message}")

@@ -173,3 +173,51 @@ def test_16_bit_grey_is_scaled_by_its_bit_depth_not_clipped(tmp_path, dtype):
     Image.fromarray(np.full((8, 8), 257 * 128, dtype=np.uint16)).save(tmp_path / "grey16.png")
     assert read_image(tmp_path / "grey16.png", 1, 16).unique().tolist() == [128]
     assert read_image(tmp_path / "grey16.png", 3, 16).unique().tolist() == [128]
+
+
+def test_folder_classes_by_name_travel_in_the_checkpoint_into_the_legend(tmp_path):
+    from conftest import run_cli, run_task
+    from latentcli import viz
+    from latentcli.restore import load_checkpoint
+
+    from PIL import Image
+
+    for name, grey in (("cats", 50), ("dogs", 200)):
+        (tmp_path / "pictures" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (16, 16), grey + i).save(tmp_path / "pictures" / name / f"{i}.png")
+    folder = {"name": "image_folder", "path": str(tmp_path / "pictures"), "channels": 1, "resolution": 16,
+              "test_fraction": 0.25}
+    data = build_dataset(OmegaConf.create({**folder, "classes": ["dogs"]}))
+    assert data.train.y.unique().tolist() == [1] and data.info.extra["normal_classes"] == [1]
+    assert build_dataset(OmegaConf.create({**folder, "classes": [0]})).train.y.unique().tolist() == [0]
+    with pytest.raises(UserError, match=r"'birds' is not a class of image_folder; its classes: cats \(0\), dogs \(1\)"):
+        build_dataset(OmegaConf.create({**folder, "classes": ["birds"]}))
+
+    run_task("train", "dataset=image_folder", f"dataset.path={tmp_path / 'pictures'}", "dataset.channels=1",
+             "dataset.resolution=16", "dataset.test_fraction=0.25", "dataset.classes=[cats]", "batch_size=2",
+             "model.width=8", "trainer.max_steps=2", "trainer.device=cpu", "trainer.progress=false",
+             "trainer.tensorboard=false", f"hydra.run.dir={tmp_path / 'run'}")
+    model, ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt", device="cpu")
+    assert ckpt["data"]["extra"]["classes"] == ["cats", "dogs"] and ckpt["data"]["extra"]["normal_classes"] == [0]
+    labels = torch.tensor([1, 0, -1]).numpy()
+    legend = viz.save_labelled_scatter(tmp_path / "pca.png", torch.zeros(3, 2).numpy(), labels,
+                                       names=model.info.extra["classes"])
+    assert legend == ["-1", "cats", "dogs"]  # -1: an image directly in the folder, of no class
+    proc = run_cli("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=probe",
+                   "device=cpu", f"hydra.run.dir={tmp_path / 'probe'}", check=False)
+    assert proc.returncode == 2 and "which holds one class only (dataset.classes=[0])" in proc.stderr
+
+
+def test_load_images_reads_a_picture_or_a_folder_as_the_model_takes_them(tmp_path):
+    from latentcli.data import load_images
+
+    _write_images(tmp_path)
+    x, files = load_images(tmp_path, [3, 16, 16])
+    assert x.shape == (4, 3, 16, 16) and x.dtype == torch.float32 and len(files) == 4
+    one, _ = load_images(tmp_path / "dogs" / "d.webp", [1, 16, 16])
+    assert one.shape == (1, 1, 16, 16) and -1 <= one.min() <= one.max() <= 1
+    with pytest.raises(UserError, match="models points of shape"):
+        load_images(tmp_path, [2])
+    with pytest.raises(UserError, match="is neither a picture nor a folder"):
+        load_images(tmp_path / "nothing", [1, 16, 16])

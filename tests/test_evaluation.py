@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 
 from conftest import TINY_TOY, run_cli, run_task
+from latentcli.errors import UserError
 
 
 DIGITS = ["dataset=digits", "model.width=8", "batch_size=16", "trainer.device=cpu", "trainer.progress=false",
@@ -68,3 +71,33 @@ def test_counts_take_the_right_number():
 
     assert [counted(n, "configuration") for n in (0, 1, 2)] == ["0 configurations", "1 configuration",
                                                                  "2 configurations"]
+
+
+def test_readme_method_comparison_runs_as_written(tmp_path, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    command = re.search(r"<!-- method-comparison -->\n```\n(.*?)\n```", readme, re.S).group(1).split()
+    assert command[:4] == ["latentcli", "evaluate", "-m", "sweep=DIR"]
+    sweep = tmp_path / "sweep"
+    run_task("train", "-m", "model=gan,bigan", *DIGITS, f"hydra.sweep.dir={sweep}")
+    capsys.readouterr()
+    run_task(*[f"sweep={sweep}" if word == "sweep=DIR" else word for word in command[1:]], "n=16", "latent.n=8",
+             "n_samples=32", "inference.progress=false", "device=cpu", f"hydra.sweep.dir={tmp_path / 'methods'}")
+    jobs = sorted(p.name for p in (tmp_path / "methods").iterdir() if p.is_dir())
+    assert [job.split("_inference-")[1].split("_")[0] for job in jobs] == ["encoder", "optimize", "hybrid"]
+    assert all("++" not in job for job in jobs)
+    runs = {job: (tmp_path / "methods" / job / "summary.csv").read_text().splitlines()[1:] for job in jobs}
+    assert [len(rows) for rows in runs.values()] == [1, 2, 1]  # the gan has no encoder: skipped by two methods
+    assert "note: inference=encoder does not read inference.steps" in capsys.readouterr().err
+
+
+def test_metrics_take_one_bare_name_or_a_list():
+    from omegaconf import OmegaConf
+
+    from latentcli.data.stream import DataInfo
+    from latentcli.tasks.evaluate import metric_names
+
+    info = DataInfo("digits", [1, 16, 16], "image")
+    assert metric_names(OmegaConf.create({"metrics": "recon"}), info) == ["recon"]
+    assert metric_names(OmegaConf.create({"metrics": ["recon", "probe"]}), info) == ["recon", "probe"]
+    with pytest.raises(UserError, match="unknown metric\\(s\\) recn"):
+        metric_names(OmegaConf.create({"metrics": "recn"}), info)

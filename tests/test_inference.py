@@ -167,6 +167,8 @@ def test_python_api_matches_the_cli_defaults_and_rejects_unknown_options():
     assert model.invert(x).method == "encoder"  # auto
     with pytest.raises(UserError, match="unknown option\\(s\\) stepz for method 'hybrid'"):
         model.invert(x, method="hybrid", stepz=3)
+    with pytest.raises(UserError, match="unknown option\\(s\\) steps for method 'encoder'; it takes batch_size$"):
+        model.invert(x, method="encoder", steps=3)  # its config carries optimize's options, for sweeps only
     with pytest.raises(UserError, match="unknown inference method 'magic'"):
         model.invert(x, method="magic")
 
@@ -174,3 +176,18 @@ def test_python_api_matches_the_cli_defaults_and_rejects_unknown_options():
 def test_bad_option_values_are_clear():
     with pytest.raises(UserError, match="inference.optimizer='sgd' is not one of adam, lbfgs"):
         build_inverter(method_config("optimize", optimizer="sgd"), tiny("gan"))
+
+
+def test_the_python_api_refuses_inputs_it_cannot_invert_with_one_clear_error():
+    model = tiny("bigan")
+    x = torch.rand(4, 1, 16, 16) * 2 - 1
+    for bad, message in [
+        (((x + 1) * 127.5).to(torch.uint8), r"x is torch.uint8; invert takes floats in \[-1, 1\]: x.float\(\)"),
+        (torch.rand(4, 1, 28, 28), r"x has shape \[4, 1, 28, 28\]; this model takes N x \[1, 16, 16\]"),
+        (x[0], r"x is one item of shape \[1, 16, 16\]; invert takes a batch of them: x.unsqueeze\(0\)"),
+        ((x + 1) * 127.5, r"x holds values in \[.*\]; images are floats in \[-1, 1\]"),
+        (x.numpy(), "x is a ndarray; invert takes a torch tensor"),
+    ]:
+        with pytest.raises(UserError, match=message):
+            model.invert(bad)
+    torch.testing.assert_close(model.invert(x.double()).z, model.invert(x).z)  # float64 is fine

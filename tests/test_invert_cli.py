@@ -38,7 +38,7 @@ def invert(tmp_path, ckpt, *args) -> tuple[dict, dict]:
 @pytest.mark.parametrize("method", ["encoder", "optimize", "hybrid"])
 def test_each_method_inverts_the_test_split(runs, tmp_path, method):
     options = OPTIMISE_BRIEFLY if method != "encoder" else []
-    summary, latents = invert(tmp_path, runs["bigan"], f"inference={method}", *options, "inputs.n=32")
+    summary, latents = invert(tmp_path, runs["bigan"], f"inference={method}", *options, "n=32")
     assert summary["method"] == method and summary["n"] == 32 and summary["inputs"] == "test"
     assert 0 < summary["psnr"] < 80 and summary["images_per_second"] > 0
     assert latents["z"].shape == (32, 32) and latents["ids"] == [str(i) for i in range(32)]
@@ -46,14 +46,15 @@ def test_each_method_inverts_the_test_split(runs, tmp_path, method):
         assert latents["history"].shape[1] == 32
 
 
-def test_regressor_method_on_a_plain_gan(runs, tmp_path):
+def test_regressor_method_on_a_plain_gan(runs, tmp_path, capsys):
     summary, _ = invert(tmp_path, runs["gan"], "inference=regressor",
-                        f"inference.regressor_ckpt={runs['regressor']}", "inputs.n=16")
-    assert summary["method"] == "regressor"
+                        f"inference.regressor_ckpt={runs['regressor']}", "inputs.n=16")  # the old spelling of n
+    assert summary["method"] == "regressor" and summary["n"] == 16
+    assert "note: inputs.n= is now spelled n=" in capsys.readouterr().err
 
 
 def test_samples_measure_latent_recovery(runs, tmp_path):
-    summary, latents = invert(tmp_path, runs["bigan"], "inference=optimize", "inputs=samples", "inputs.n=16",
+    summary, latents = invert(tmp_path, runs["bigan"], "inference=optimize", "inputs=samples", "n=16",
                               "inference.steps=100", "inference.progress=false")
     assert latents["z_true"].shape == (16, 32)
     relative = ((latents["z"] - latents["z_true"]).norm(dim=1) / latents["z_true"].norm(dim=1)).mean()
@@ -86,7 +87,7 @@ def test_edits_write_their_pictures(runs, tmp_path):
     invert(tmp_path, runs["bigan"], "inference=encoder", "edit=interpolate", "edit.pairs=3", "edit.steps=5")
     assert (tmp_path / "inv" / "interpolate_linear.png").exists()
     assert (tmp_path / "inv" / "interpolate_slerp.png").exists()
-    invert(tmp_path, runs["bigan"], "inference=encoder", "inputs.n=null", "edit=arithmetic", "edit.a=1", "edit.b=7")
+    invert(tmp_path, runs["bigan"], "inference=encoder", "n=null", "edit=arithmetic", "edit.a=1", "edit.b=7")
     assert (tmp_path / "inv" / "arithmetic.png").exists()
     proc = run_cli("invert", f"ckpt={runs['bigan']}", "edit=arithmetic", "edit.a=1", "edit.b=12",
                    f"hydra.run.dir={tmp_path / 'bad'}", check=False)
@@ -97,5 +98,7 @@ def test_readme_python_example_runs(runs, tmp_path, capsys):
     readme = (ROOT / "README.md").read_text()
     example = re.search(r"<!-- api-example -->\n```python\n(.*?)```", readme, re.S).group(1)
     assert len(example.strip().splitlines()) <= 12
-    exec(example.replace("outputs/train/<run>/checkpoints/last.ckpt", str(runs["bigan"])), {})
-    assert "hybrid" in capsys.readouterr().out
+    _write_images(tmp_path / "mine")
+    exec(example.replace("outputs/train/<run>/checkpoints/last.ckpt", str(runs["bigan"]))
+         .replace("my_pictures/", str(tmp_path / "mine")), {})
+    assert "hybrid torch.Size([4, 32])" in capsys.readouterr().out  # the 4 readable pictures

@@ -7,7 +7,14 @@ import torch
 from latentcli.data.stream import DataBundle, DataInfo, TensorPairs, batch_stream
 from latentcli.errors import UserError
 
-__all__ = ["DataBundle", "DataInfo", "TensorPairs", "batch_stream", "build_dataset", "DATASETS"]
+__all__ = ["DataBundle", "DataInfo", "TensorPairs", "batch_stream", "build_dataset", "load_images", "DATASETS"]
+
+
+def load_images(path, shape: list[int]):
+    """Your pictures (a file or a folder) as model.invert takes them; see data.image_folder.load_images."""
+    from latentcli.data.image_folder import load_images as _load
+
+    return _load(path, shape)
 
 DATASETS = ("ring8", "grid25", "alice5", "digits", "shapes", "fashion_mnist", "mnist", "cifar10", "svhn", "celeba",
             "image_folder")
@@ -19,8 +26,24 @@ def build_dataset(cfg) -> DataBundle:
     data = _load(cfg)
     classes = cfg.get("classes")
     if classes is not None:
-        data = _only_classes(data, [int(c) for c in classes])
+        data = _only_classes(data, class_indices(list(classes), data.info))
     return data
+
+
+def class_indices(classes: list, info: DataInfo) -> list[int]:
+    """dataset.classes as label numbers: each a number, or a class name of the data (an image folder's
+    sub-folders, whose names info.extra["classes"] lists in label order: the map the checkpoint keeps)."""
+    names = list(info.extra.get("classes") or [])
+    indices = []
+    for c in classes:
+        if isinstance(c, str) and c in names:
+            indices.append(names.index(c))
+        elif isinstance(c, int) or (isinstance(c, str) and c.lstrip("-").isdigit()):
+            indices.append(int(c))
+        else:
+            known = ", ".join(f"{name} ({i})" for i, name in enumerate(names)) or "none by name, only numbers"
+            raise UserError(f"dataset.classes: {c!r} is not a class of {info.name}; its classes: {known}")
+    return indices
 
 
 def _only_classes(data: DataBundle, classes: list[int]) -> DataBundle:

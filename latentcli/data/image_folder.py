@@ -62,6 +62,22 @@ def read_images(files: list[Path], channels: int, resolution: int, desc: str = "
     return x, kept
 
 
+def load_images(path, shape: list[int]) -> tuple[torch.Tensor, list[Path]]:
+    """Your pictures for the Python API: one file, or every PNG/JPEG/WebP under a folder (recursively, in
+    sorted order), fitted to a model's item shape [channels, size, size] (model.info.shape) as floats in
+    [-1, 1], what model.invert takes. Returns them and the files read (an unreadable one is skipped)."""
+    if len(shape) != 3:
+        raise UserError(f"pictures need a model of images; this one models points of shape {list(shape)}")
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise UserError(f"{path} is neither a picture nor a folder")
+    x, kept = read_images([root] if root.is_file() else find_images(root), shape[0], shape[1],
+                          desc=f"reading {root.name}")
+    if not kept:
+        raise UserError(f"no readable PNG, JPEG or WebP images at {root}")
+    return x, kept
+
+
 def load_image_folder(path: str | None, channels: int = 3, resolution: int = 64, test_fraction: float = 0.1,
                       split_seed: int = 0) -> DataBundle:
     if not path:

@@ -8,15 +8,18 @@ from omegaconf import OmegaConf
 
 from latentcli.cli import config_dir
 from latentcli.errors import UserError
-from latentcli.inference.base import Inversion
+from latentcli.inference.base import Inversion, checked_inputs
 from latentcli.inference.encoder import EncoderInverter
 from latentcli.inference.optimize import OptimizeInverter, OptimizeOptions
 from latentcli.inference.regressor import RegressorInverter
 
 METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor")
+# The options a method reads, where it is not all of them. Every method's config carries optimize.yaml's
+# options, so that one sweep can set them for every method it compares.
+READS = {"encoder": ("batch_size",), "regressor": ("regressor_ckpt", "batch_size")}
 
-__all__ = ["Inversion", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
-           "method_config", "METHODS"]
+__all__ = ["Inversion", "checked_inputs", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
+           "method_config", "unread_options", "METHODS"]
 
 
 def method_config(method: str, **options):
@@ -31,11 +34,17 @@ def method_config(method: str, **options):
         return OmegaConf.merge(*parents, raw)
 
     cfg = load(method)
-    unknown = sorted(set(options) - set(cfg))
-    if unknown:
-        raise UserError(f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
-                        f"it takes {', '.join(k for k in cfg if k != 'method')}")
+    takes = READS.get(method) or [k for k in cfg if k != "method"]
+    wrong = sorted(set(options) - set(takes))
+    if wrong:
+        raise UserError(f"unknown option(s) {', '.join(wrong)} for method {method!r}; it takes {', '.join(takes)}")
     return OmegaConf.merge(cfg, options)
+
+
+def unread_options(method: str, names) -> list[str]:
+    """Those of the option names that `method` ignores (none for the methods that optimise)."""
+    reads = READS.get(method)
+    return [] if reads is None else [n for n in names if n not in reads and n != "method"]
 
 
 def build_inverter(cfg, model, seed: int = 0, regressor=None):

@@ -38,6 +38,9 @@ def evaluate(ctx) -> dict:
     class_of = ctx.model.info.class_labels
     if (class_of(train.y) < 0).all():
         raise UserError(f"metrics=[probe] needs labelled data; {ctx.model.info.name} has no labels")
+    if len(class_of(train.y).unique()) < 2:
+        raise UserError(f"metrics=[probe] fits classifiers on the training split, which holds one class only "
+                        f"(dataset.classes={ctx.data.info.extra.get('normal_classes')}); train on 2 or more")
     z_train = ctx.inverter.invert(ctx.model, train.x).z.cpu().numpy()
     z_test = ctx.test_inversion.z.cpu().numpy()
     y_train, y_test = class_of(train.y).numpy(), class_of(test.y).numpy()
@@ -53,6 +56,9 @@ def evaluate(ctx) -> dict:
 def _pca_picture(ctx, z: np.ndarray, labels: np.ndarray) -> None:
     from latentcli import viz
 
+    if len(z) < 2:  # a one-item test split (a tiny image folder) has no principal components
+        return
     xy = PCA(n_components=2).fit_transform(z) if z.shape[1] > 2 else z
     viz.save_labelled_scatter(ctx.figure("Inferred latents (PCA) coloured by label", "latents_pca.png"), xy, labels,
-                              title=f"{ctx.model.cfg.name}: test latents, first two principal components")
+                              title=f"{ctx.model.cfg.name}: test latents, first two principal components",
+                              names=ctx.model.info.extra.get("classes"))

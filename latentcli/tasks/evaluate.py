@@ -14,16 +14,11 @@ from latentcli.engine import checkpoint as ckpt_io
 from latentcli.errors import UserError
 from latentcli.files import write_json
 from latentcli.inference import build_inverter
+from latentcli.metrics import METRICS
 from latentcli.metrics.context import EvaluationContext
 from latentcli.restore import load_checkpoint
 from latentcli.tasks.common import load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
 from latentcli.tasks.inputs import count_or_all
-
-# metric name -> module in latentcli/metrics with evaluate(ctx) -> dict
-METRICS = {"recon": "reconstruction", "latent": "latent", "quality": "quality", "probe": "probe",
-           "anomaly": "anomaly", "modes": "modes", "compression": "compression", "pacgan": "pacgan",
-           "alice": "alice", "veegan": "veegan"}
-
 
 # the sweep summary's bar plot when summary_metric is not set: the first of these the runs have
 SUMMARY_METRICS = (("pacgan", "pacgan.modes"), ("veegan", "veegan.modes"), ("alice", "alice.mse"),
@@ -45,10 +40,10 @@ def run(cfg) -> None:
 
 
 def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
-    """cfg.metrics; else the run's dataset.metrics (a paper preset names its protocol there); else recon and
-    latent, and modes on 2-D mixtures."""
-    if cfg.metrics is not None:
-        names = list(cfg.metrics)
+    """cfg.metrics (a bare name or a list); else the run's dataset.metrics (a paper preset names its protocol
+    there); else recon and latent, and modes on 2-D mixtures."""
+    if cfg.metrics is not None:  # metrics=recon (one bare name) as well as metrics=[recon,latent]
+        names = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)
     elif dataset_cfg is not None and dataset_cfg.get("metrics") is not None:
         names = list(dataset_cfg["metrics"])
     else:
@@ -71,7 +66,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
     for name in metric_names(cfg, data.info, ckpt["config"]["dataset"]):
-        metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name]}").evaluate(ctx)
+        metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name][0]}").evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
     return metrics

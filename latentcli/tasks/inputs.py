@@ -22,9 +22,10 @@ class Inputs:
     z_true: torch.Tensor | None = None  # inputs=samples: the latents they were generated from
 
 
-def load_inputs(cfg, model, data=None) -> Inputs:
-    """cfg: the `inputs` config (source, n, path, seed); data: the checkpoint's dataset, for source=test."""
-    n = count_or_all(cfg.get("n"))
+def load_inputs(cfg, model, data=None, n: int | None = None) -> Inputs:
+    """cfg: the `inputs` config (source, path, seed); n: how many items (None: all; samples: 256);
+    data: the checkpoint's dataset, for source=test."""
+    n = count_or_all(n)
     if cfg.source == "test":
         test = data.test.subset(n)
         return Inputs(test.x, test.y, [str(i) for i in range(len(test))])

@@ -24,7 +24,7 @@ def run(cfg) -> None:
     seed_everything(cfg.seed)
     model, ckpt = load_model(cfg)
     data = build_dataset(stored_dataset(ckpt, cfg)) if cfg.inputs.source == "test" else None
-    inputs = load_inputs(cfg.inputs, model, data)
+    inputs = load_inputs(cfg.inputs, model, data, cfg.n)
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     check_edit(cfg.edit, model)  # before the inversion, which can take minutes
     result = inverter.invert(model, inputs.x)
