@@ -59,7 +59,7 @@ def run(cfg) -> None:
         raise UserError(f"batch_size={cfg.batch_size} is larger than the training set ({len(data.train)} items)")
 
     def save_samples(step: int) -> None:
-        viz.save_samples(model, out / "samples" / f"step-{step:08d}.png", data.train.x, seed=cfg.seed,
+        viz.save_samples(model, out / "samples" / f"step-{step:08d}.png", data.train.subset(2500).x, seed=cfg.seed,
                          title=f"{cfg.model.name} on {cfg.dataset.name}, step {step}")
 
     trainer = Trainer(
