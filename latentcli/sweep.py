@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import statistics
 from pathlib import Path
 
@@ -85,3 +86,15 @@ def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str) -> 
                           [row.get(f"{main_metric} std", 0) for row in rows], ylabel=main_metric,
                           title=f"{main_metric}: mean and std over seeds")
     return rows
+
+
+def append_where_they_ran(summary: Path, runs: list[Path]) -> None:
+    """Adds to summary.md a table of each run's host, device, world size and launcher (its run_info.json)."""
+    lines = ["", "Where the runs ran:", "", "| job | host | device | world size | launcher | Slurm job |",
+             "| --- | --- | --- | ---: | --- | --- |"]
+    for run in runs:
+        path = run / "run_info.json"
+        info = json.loads(path.read_text()) if path.is_file() else {}
+        lines.append(f"| {run.name.split('_', 1)[0]} | {info.get('host', '?')} | {info.get('device_name', '?')} | "
+                     f"{info.get('world_size', '?')} | {info.get('launcher', '?')} | {info.get('slurm_job') or ''} |")
+    write_text(summary, summary.read_text() + "\n".join(lines) + "\n")

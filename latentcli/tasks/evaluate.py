@@ -81,6 +81,7 @@ def evaluate_sweep(cfg, out: Path) -> None:
         raise UserError(f"no run of the sweep could be evaluated; the first said: {skipped[0]}")
     main = cfg.summary_metric or ("modes.modes_covered" if "modes" in results[0][1] else "recon.psnr")
     rows = sweep.summarise(results, out, main)
+    sweep.append_where_they_ran(out / "summary.md", runs)
     print(f"{len(results)} runs ({len(skipped)} skipped) in {len(rows)} configurations: wrote "
           f"{out / 'summary.csv'}, {out / 'summary.md'}, {out / 'summary.png'}")
 

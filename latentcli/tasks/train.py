@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 from latentcli import viz
 from latentcli.data import batch_stream, build_dataset
 from latentcli.engine import checkpoint as ckpt_io
+from latentcli.engine.environment import write_run_info
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
 from latentcli.files import write_text
@@ -69,6 +70,8 @@ def run(cfg) -> None:
         on_periodic=save_samples,
         desc=f"train {cfg.model.name}/{cfg.dataset.name}",
     )
+
+    write_run_info(out, trainer.device)
 
     def make_batches(start_step: int):
         return batch_stream(data.train, cfg.batch_size, cfg.seed, start_step, num_workers=trainer_cfg.num_workers,
