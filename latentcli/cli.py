@@ -47,17 +47,15 @@ def _usage() -> str:
 def _run_hydra(task: str, hydra_args: list[str]) -> None:
     import hydra
 
-    from latentcli.errors import UserError
+    from latentcli.tasks.common import run_dir
+    from latentcli.tasks.run_folder import RunFolder
 
     module = importlib.import_module(f"latentcli.tasks.{task}")
 
     @hydra.main(config_path=config_dir(), config_name=task, version_base="1.3")
     def entry(cfg):
-        try:
+        with RunFolder(run_dir(), task):  # prints a UserError as one line; undoes a refused command
             return module.run(cfg)
-        except UserError as err:
-            print(f"latentcli {task}: error: {err}", file=sys.stderr)
-            sys.exit(getattr(err, "exit_code", 2))
 
     sys.argv = ["latentcli", *hydra_args]  # the name shell completion registers
     try:

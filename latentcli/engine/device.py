@@ -10,7 +10,8 @@ import torch
 from latentcli.errors import UserError
 
 
-def pick_device(name: str = "auto") -> torch.device:
+def pick_device(name: str = "auto", key: str = "device") -> torch.device:
+    """The torch device `name` asks for; `key` is the option that gave it, for the messages."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -20,11 +21,11 @@ def pick_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise UserError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from err
+        raise UserError(f"unknown {key}={name}: use auto, cpu, cuda, cuda:N or mps") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device={name} asked for, but torch sees no CUDA GPU: use device=auto or cpu")
+        raise UserError(f"{key}={name} asked for, but torch sees no CUDA GPU: use {key}=auto or {key}=cpu")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError("device=mps asked for, but this torch has no MPS support: use device=auto or cpu")
+        raise UserError(f"{key}=mps asked for, but this torch has no MPS support: use {key}=auto or {key}=cpu")
     return device
 
 

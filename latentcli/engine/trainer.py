@@ -59,6 +59,7 @@ class TrainerConfig:
     log_every: int = 50
     sample_every: int = 500  # calls on_periodic (sample grids) every N steps and at the end
     checkpoint_every: int = 1000
+    checkpoint_every_seconds: float | None = None  # also save this often: a preempted job loses at most this
     keep_checkpoints: int = 3  # periodic step-N.ckpt files kept besides last.ckpt
     num_workers: int = 0
     progress: bool = True
@@ -151,9 +152,9 @@ class Trainer:
         running_count = 0
         last_logs: dict[str, float] = {}
         stopped_by = "max_steps"
-        start = time.monotonic()
+        start = saved_at = time.monotonic()
         bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress,
-                   dynamic_ncols=True, leave=False, mininterval=0.1 if sys.stderr.isatty() else 30)
+                   dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
         try:
             with _CatchStopSignals(self):
                 while step < cfg.max_steps:
@@ -184,12 +185,17 @@ class Trainer:
                     bar.update(1)
                     if self.on_periodic is not None and step % cfg.sample_every == 0:
                         self._with_ema(model, ema, lambda: self.on_periodic(step))
-                    if self.run_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                    due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
+                    late = cfg.checkpoint_every_seconds and time.monotonic() - saved_at >= cfg.checkpoint_every_seconds
+                    if self.run_dir is not None and (due or late):
                         self._save(step, model, optimizers, ema, scaler, periodic=True)
+                        saved_at = time.monotonic()
                     if hasattr(model, "converged") and model.converged():
                         stopped_by = "converged"
                         break
         finally:
+            if stopped_by == "converged":  # done before the budget: the bar ends full, at the step reached
+                bar.total = step
             bar.close()
             if logger is not None:
                 logger.close()

@@ -13,12 +13,14 @@ from latentcli.errors import UserError
 from latentcli.files import write_json
 from latentcli.inference import build_inverter
 from latentcli.metrics.reconstruction import latent_recovery, reconstruction_metrics
-from latentcli.tasks.common import load_model, load_regressor, run_dir, seed_everything
+from latentcli.report import counted
+from latentcli.tasks.common import load_model, load_regressor, run_dir, save_hydra_record, seed_everything
 from latentcli.tasks.inputs import load_inputs
 
 
 def run(cfg) -> None:
     out = run_dir()
+    save_hydra_record(cfg, out)
     seed_everything(cfg.seed)
     model, ckpt = load_model(cfg)
     data = build_dataset(OmegaConf.create(ckpt["config"]["dataset"])) if cfg.inputs.source == "test" else None
@@ -60,7 +62,8 @@ def run(cfg) -> None:
 
     psnr = f", PSNR {summary['psnr']:.2f} dB" if "psnr" in summary else ""
     recovery = f", latent error {summary['latent_error_mean']:.3f}" if inputs.z_true is not None else ""
-    print(f"inverted {len(inputs.x)} {cfg.inputs.source} items with {result.method} in {result.seconds:.2f} s: "
+    what = {"test": "test item", "folder": "image", "samples": "sample"}[cfg.inputs.source]
+    print(f"inverted {counted(len(inputs.x), what)} with {result.method} in {result.seconds:.2f} s: "
           f"MSE {summary['loss_mean']:.4g}{psnr}{recovery}")
     print("wrote " + ", ".join(str(p) for p in written))
 
