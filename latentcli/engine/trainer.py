@@ -30,6 +30,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from latentcli.engine import checkpoint as ckpt_io
+from latentcli.engine import distributed
 from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_device, use_deterministic_algorithms
 from latentcli.engine.logging import MetricsLogger
 from latentcli.errors import UserError
@@ -106,7 +107,7 @@ class Trainer:
         self.checkpoint_meta = checkpoint_meta or {}
         self.on_periodic = on_periodic
         self.desc = desc
-        self.device = pick_device(cfg.device)
+        self.group, self.device = distributed.join(pick_device(cfg.device))  # one process of several under torchrun
         if cfg.deterministic:
             use_deterministic_algorithms()
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
@@ -127,6 +128,7 @@ class Trainer:
         model.to(self.device)
         if cfg.channels_last:
             model.to(memory_format=torch.channels_last)  # only 4-D weights (convolutions) change layout
+        self.group.broadcast_model(model)
         model.train()
         optimizers = model.optimizers()
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
@@ -136,6 +138,8 @@ class Trainer:
         step = 0
         if resume is not None:
             step = self._restore(resume, model, optimizers, ema, scaler)
+        else:
+            self.group.diverge_rng()
         if cfg.compile:
             for net in model.children():
                 net.compile(mode=cfg.compile_mode)
@@ -145,7 +149,7 @@ class Trainer:
         self._watch = _FiniteWatch(list(optimizers), self.device)
 
         logger = None
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.group.is_main:
             logger = MetricsLogger(self.run_dir, resume_step=step, tensorboard=cfg.tensorboard)
         batches = make_batches(step)
         running: dict[str, torch.Tensor] = {}
@@ -153,18 +157,22 @@ class Trainer:
         last_logs: dict[str, float] = {}
         stopped_by = "max_steps"
         start = saved_at = time.monotonic()
-        bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress,
+        bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress or not self.group.is_main,
                    dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
         try:
             with _CatchStopSignals(self):
                 while step < cfg.max_steps:
-                    if self._stop_signal:
-                        stopped_by = self._stop_signal
+                    # every process must stop at the same step: a signal may reach only one of them
+                    signalled, out_of_time = self.group.agree([
+                        self._stop_signal is not None,
+                        cfg.max_seconds is not None and time.monotonic() - start >= cfg.max_seconds])
+                    if signalled:
+                        stopped_by = self._stop_signal or "SIGTERM"
                         break
-                    if cfg.max_seconds is not None and time.monotonic() - start >= cfg.max_seconds:
+                    if out_of_time:
                         stopped_by = "max_seconds"
                         break
-                    batch = to_device(next(batches), self.device, channels_last=cfg.channels_last)
+                    batch = to_device(self.group.shard(next(batches)), self.device, channels_last=cfg.channels_last)
                     if mark_step:
                         torch.compiler.cudagraph_mark_step_begin()
                     logs = self._step(model, optimizers, scaler, batch, step)
@@ -177,16 +185,17 @@ class Trainer:
                     running_count += 1
                     if step % cfg.log_every == 0 or step == cfg.max_steps:
                         self._check_finite()  # the one host sync of the loop: once per log_every steps
-                        last_logs = {k: float(v) / running_count for k, v in running.items()}
+                        last_logs = self.group.mean({k: float(v) / running_count for k, v in running.items()})
                         running, running_count = {}, 0
                         if logger is not None:
                             logger.log(step, last_logs)
                         bar.set_postfix({k: f"{v:.3g}" for k, v in list(last_logs.items())[:4]}, refresh=False)
                     bar.update(1)
-                    if self.on_periodic is not None and step % cfg.sample_every == 0:
+                    if self.on_periodic is not None and step % cfg.sample_every == 0 and self.group.is_main:
                         self._with_ema(model, ema, lambda: self.on_periodic(step))
                     due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
                     late = cfg.checkpoint_every_seconds and time.monotonic() - saved_at >= cfg.checkpoint_every_seconds
+                    late = self.group.agree([bool(late)])[0]
                     if self.run_dir is not None and (due or late):
                         self._save(step, model, optimizers, ema, scaler, periodic=True)
                         saved_at = time.monotonic()
@@ -202,7 +211,7 @@ class Trainer:
         self._check_finite()
         if self.run_dir is not None:
             self._save(step, model, optimizers, ema, scaler, periodic=False)
-        if self.on_periodic is not None and step % cfg.sample_every != 0:
+        if self.on_periodic is not None and step % cfg.sample_every != 0 and self.group.is_main:
             self._with_ema(model, ema, lambda: self.on_periodic(step))
         if ema is not None:  # hand back the averaged weights: they are what sampling and inversion use
             model.load_state_dict(ema.module.state_dict())
@@ -221,6 +230,7 @@ class Trainer:
             optimizer = optimizers[name]
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            self.group.average_gradients([p for group in optimizer.param_groups for p in group["params"]])
             if self.cfg.grad_clip:
                 scaler.unscale_(optimizer)
                 params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -236,10 +246,10 @@ class Trainer:
 
     def _check_finite(self) -> None:
         """Raises DivergedError if any loss since the start was NaN or infinite (reads the device once)."""
-        bad = self._watch.first_bad()
-        if bad is None:
+        bad = [b for b in self.group.gather(self._watch.first_bad()) if b is not None]  # any process's
+        if not bad:
             return
-        name, loss, step = bad
+        name, loss, step = min(bad, key=lambda b: b[2])
         where = ""
         if self.run_dir is not None:
             last = self.checkpoint_dir / "last.ckpt"
@@ -270,6 +280,10 @@ class Trainer:
             "scaler": scaler.state_dict() if scaler.is_enabled() else None,
             "rng": ckpt_io.rng_state(),
         }
+        if self.group.size > 1:  # every process's random streams, so that each resumes its own
+            state["rng_ranks"] = self.group.gather(state["rng"])
+        if not self.group.is_main:
+            return
         directory = self.checkpoint_dir
         last = directory / "last.ckpt"
         if periodic:
@@ -290,7 +304,12 @@ class Trainer:
             ema.load_state_dict(state["ema"])
         if scaler.is_enabled() and state.get("scaler") is not None:
             scaler.load_state_dict(state["scaler"])
-        ckpt_io.set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks") or [state["rng"]]
+        if len(ranks) != self.group.size:
+            raise UserError(f"this checkpoint was written by {len(ranks)} process(es) and can only resume exactly "
+                            f"in as many: run it with torchrun --nproc_per_node={len(ranks)}" if len(ranks) > 1 else
+                            "this checkpoint was written by one process: resume it without torchrun")
+        ckpt_io.set_rng_state(ranks[self.group.rank])
         return int(state["step"])
 
 
