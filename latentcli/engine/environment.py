@@ -19,6 +19,7 @@ def run_info(device: torch.device) -> dict:
         name = f"{device.type}, {torch.get_num_threads()} threads"
     return {
         "host": socket.gethostname(),
+        "pid": os.getpid(),
         "device": str(device),
         "device_name": name,
         "world_size": int(os.environ.get("WORLD_SIZE", 1)),

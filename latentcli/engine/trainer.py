@@ -159,8 +159,9 @@ class Trainer:
         start = saved_at = time.monotonic()
         bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress or not self.group.is_main,
                    dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
+        stop_signals = _CatchStopSignals(self)
         try:
-            with _CatchStopSignals(self):
+            with stop_signals:
                 while step < cfg.max_steps:
                     # every process must stop at the same step: a signal may reach only one of them
                     signalled, out_of_time = self.group.agree([
@@ -211,6 +212,7 @@ class Trainer:
         self._check_finite()
         if self.run_dir is not None:
             self._save(step, model, optimizers, ema, scaler, periodic=False)
+            stop_signals.forward()  # the signal's own handler, e.g. submitit's requeue, now that the weights are safe
         if self.on_periodic is not None and step % cfg.sample_every != 0 and self.group.is_main:
             self._with_ema(model, ema, lambda: self.on_periodic(step))
         if ema is not None:  # hand back the averaged weights: they are what sampling and inversion use
@@ -349,6 +351,7 @@ class _CatchStopSignals:
     def __init__(self, trainer: Trainer):
         self.trainer = trainer
         self.previous = {}
+        self.caught: int | None = None
 
     def __enter__(self):
         if self.trainer.run_dir is not None and threading.current_thread() is threading.main_thread():
@@ -358,6 +361,14 @@ class _CatchStopSignals:
 
     def _handle(self, signum, frame):
         self.trainer._stop_signal = signal.Signals(signum).name
+        self.caught = signum
+
+    def forward(self) -> None:
+        """Hands a caught signal to the handler it displaced, if that was a Python function (submitit's
+        SIGUSR2 handler requeues a timed-out or preempted job); Ctrl-C and default actions are not repeated."""
+        handler = self.previous.get(self.caught)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(self.caught, None)
 
     def __exit__(self, *exc):
         for sig, handler in self.previous.items():
