@@ -1,4 +1,5 @@
-"""Data-parallel training over the processes torchrun starts: `torchrun --nproc_per_node=N -m latentcli train`.
+"""Data-parallel training over the processes torchrun starts (`torchrun --nproc_per_node=N -m latentcli train`)
+or a submitit job's tasks (`hydra/launcher=submitit_slurm hydra.launcher.tasks_per_node=N`).
 
 Every process builds the same model from the same seed and reads the same (seed, step) batch, then
 keeps its own 1/N slice of it, so the data order, and with it exact resume, is that of one process.
@@ -122,6 +123,10 @@ def join(device: torch.device) -> tuple[Group, torch.device]:
     """The process group torchrun describes in the environment (RANK, WORLD_SIZE, ...), joined once;
     on CUDA each process takes the GPU of its LOCAL_RANK. Alone (no torchrun): Group() and `device`."""
     global _joined
+    if "WORLD_SIZE" not in os.environ and _submitit_tasks() > 1:  # hydra.launcher.tasks_per_node=N on Slurm
+        from submitit.helpers import TorchDistributedEnvironment
+
+        TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
     size = int(os.environ.get("WORLD_SIZE", 1))
     if size == 1:
         return Group(), device
@@ -135,3 +140,12 @@ def join(device: torch.device) -> tuple[Group, torch.device]:
     if _joined is None:
         _joined = Group(rank, size, local_rank, dist.new_group(backend="gloo") if device.type == "cuda" else None)
     return _joined, device
+
+
+def _submitit_tasks() -> int:
+    """The number of tasks of the submitit job this process is one of (1 outside submitit)."""
+    if not os.environ.get("SUBMITIT_EXECUTOR"):
+        return 1
+    import submitit
+
+    return submitit.JobEnvironment().num_tasks
