@@ -1,6 +1,7 @@
 """Helpers of benchmarks/gpu_check.sh: the throughput table and a bitwise checkpoint comparison.
 
-    python benchmarks/gpu_check.py throughput --device cuda --runs digits:bigan:bf16 ... [--cpu-runs digits:bigan:32 ...] --out table.md
+    python benchmarks/gpu_check.py throughput --device cuda --runs digits:bigan:bf16 ... \
+        [--cpu-runs digits:bigan:32 ...] --out table.md
     python benchmarks/gpu_check.py same A.ckpt B.ckpt      # exit 1 unless model, optimisers, EMA are equal
 
 A run is DATASET:MODEL:PRECISION[:compile-MODE][:channels_last]. Each trains through the one Trainer,
@@ -61,12 +62,14 @@ def throughput(args) -> None:
         dataset, model, precision, *options = run.split(":")
         column = " ".join([device, "fp32" if precision == "32" else precision, *options])
         rates.setdefault((dataset, model), {})[column] = rate
-        print(f"{device} {run}: {rate:.1f} steps/s ({time.perf_counter() - started:.1f} s with warm-up)", flush=True)
+        seconds = time.perf_counter() - started
+        print(f"{device} {run}: {rate:.1f} steps/s ({seconds:.1f} s with warm-up)", flush=True)
     columns = list(dict.fromkeys(c for row in rates.values() for c in row))
     device_name = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     lines = [
         f"Training steps per second ({args.steps} steps timed after {args.warmup} warm-up steps; batch size of "
-        f"each dataset's config; torch {torch.__version__}; GPU: {device_name}; CPU: {torch.get_num_threads()} threads).",
+        f"each dataset's config; torch {torch.__version__}; GPU: {device_name}; "
+        f"CPU: {torch.get_num_threads()} threads).",
         "",
         "| dataset | model | " + " | ".join(columns) + " |",
         "| --- | --- |" + " ---: |" * len(columns),

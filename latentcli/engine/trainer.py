@@ -146,7 +146,7 @@ class Trainer:
         # CUDA graphs (compile_mode=reduce-overhead) reuse their output memory each step; marking the
         # step boundary tells them when the previous step's outputs are no longer needed
         mark_step = cfg.compile and cfg.compile_mode in ("reduce-overhead", "max-autotune")
-        self._watch = _FiniteWatch(list(optimizers), self.device)
+        self._watch = _FiniteWatch()
 
         logger = None
         if self.run_dir is not None and self.group.is_main:
@@ -157,8 +157,8 @@ class Trainer:
         last_logs: dict[str, float] = {}
         stopped_by = "max_steps"
         start = saved_at = time.monotonic()
-        bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress or not self.group.is_main,
-                   dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
+        bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc,
+                   disable=not cfg.progress or not self.group.is_main, dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
         stop_signals = _CatchStopSignals(self)
         try:
             with stop_signals:
@@ -184,6 +184,8 @@ class Trainer:
                     for name, value in logs.items():
                         running[name] = running.get(name, 0.0) + value
                     running_count += 1
+                    if self._watch.full():
+                        self._check_finite()
                     if step % cfg.log_every == 0 or step == cfg.max_steps:
                         self._check_finite()  # the one host sync of the loop: once per log_every steps
                         last_logs = self.group.mean({k: float(v) / running_count for k, v in running.items()})
@@ -316,28 +318,30 @@ class Trainer:
 
 
 class _FiniteWatch:
-    """Remembers, on the device, the first non-finite loss: its step, value and optimiser.
+    """The losses since the host last looked at them, left on the device until it does.
 
     Asking `torch.isfinite(loss)` in a Python `if` every step would make the host wait for the GPU
-    every step; here each loss only adds a few device operations and the host reads the record when
-    it logs or saves.
+    every step; the loop looks instead when it logs or saves (one wait for all of them), and finds
+    the first non-finite loss, its step and its optimiser.
     """
 
-    def __init__(self, names: list[str], device: torch.device):
-        self.names = names
-        self.step = torch.zeros((), dtype=torch.long, device=device)  # 0: every loss so far was finite
-        self.loss = torch.zeros((), device=device)
-        self.which = torch.zeros((), dtype=torch.long, device=device)
+    LIMIT = 1024  # losses kept before the loop must look, whatever log_every is
+
+    def __init__(self):
+        self.pending: list[tuple[int, str, torch.Tensor]] = []
 
     def record(self, name: str, loss: torch.Tensor, step: int) -> None:
-        first = (self.step == 0) & ~torch.isfinite(loss.detach())
-        self.step = torch.where(first, step, self.step)
-        self.loss = torch.where(first, loss.detach().float(), self.loss)
-        self.which = torch.where(first, self.names.index(name), self.which)
+        self.pending.append((step, name, loss.detach()))
+
+    def full(self) -> bool:
+        return len(self.pending) >= self.LIMIT
 
     def first_bad(self) -> tuple[str, float, int] | None:
-        step = int(self.step)
-        return None if step == 0 else (self.names[int(self.which)], self.loss.item(), step)
+        if not self.pending:
+            return None
+        pending, self.pending = self.pending, []
+        finite = torch.isfinite(torch.stack([loss.float() for _, _, loss in pending])).tolist()
+        return next(((name, loss.item(), step) for ok, (step, name, loss) in zip(finite, pending) if not ok), None)
 
 
 class _CatchStopSignals:
