@@ -1,6 +1,7 @@
 """Helpers of benchmarks/gpu_check.sh: the throughput table and a bitwise checkpoint comparison.
 
-    python benchmarks/gpu_check.py throughput --device cuda --runs digits:bigan:bf16 ... --out table.md
+    python benchmarks/gpu_check.py throughput --device cuda --runs digits:bigan:bf16 ... \
+        [--cpu-runs digits:bigan:32 ...] --out table.md
     python benchmarks/gpu_check.py same A.ckpt B.ckpt      # exit 1 unless model, optimisers, EMA are equal
 
 A run is DATASET:MODEL:PRECISION[:compile-MODE][:channels_last]. Each trains through the one Trainer,
@@ -53,21 +54,31 @@ def steps_per_second(run: str, device: str, warmup: int, steps: int) -> float:
 
 
 def throughput(args) -> None:
-    rows = []
-    for run in args.runs:
+    runs = [(args.device, run) for run in args.runs] + [("cpu", run) for run in args.cpu_runs or []]
+    rates: dict[tuple[str, str], dict[str, float]] = {}  # (dataset, model) -> {column: steps/s}
+    for device, run in runs:
         started = time.perf_counter()
-        rate = steps_per_second(run, args.device, args.warmup, args.steps)
-        rows.append(f"| {run} | {args.device} | {rate:.1f} | {time.perf_counter() - started:.1f} |")
-        print(rows[-1], flush=True)
-    name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
-    table = "\n".join([
-        f"Device: {name}; torch {torch.__version__}; {args.steps} steps timed after {args.warmup} warm-up steps.",
+        rate = steps_per_second(run, device, args.warmup, args.steps)
+        dataset, model, precision, *options = run.split(":")
+        column = " ".join([device, "fp32" if precision == "32" else precision, *options])
+        rates.setdefault((dataset, model), {})[column] = rate
+        seconds = time.perf_counter() - started
+        print(f"{device} {run}: {rate:.1f} steps/s ({seconds:.1f} s with warm-up)", flush=True)
+    columns = list(dict.fromkeys(c for row in rates.values() for c in row))
+    device_name = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    lines = [
+        f"Training steps per second ({args.steps} steps timed after {args.warmup} warm-up steps; batch size of "
+        f"each dataset's config; torch {torch.__version__}; GPU: {device_name}; "
+        f"CPU: {torch.get_num_threads()} threads).",
         "",
-        "| dataset:model:precision[:options] | device | steps/s | seconds (with warm-up, compile) |",
-        "| --- | --- | ---: | ---: |",
-        *rows,
-    ])
-    write_text(Path(args.out), table + "\n")
+        "| dataset | model | " + " | ".join(columns) + " |",
+        "| --- | --- |" + " ---: |" * len(columns),
+    ]
+    for (dataset, model), row in rates.items():
+        lines.append(f"| {dataset} | {model} | " + " | ".join(f"{row[c]:.1f}" if c in row else "" for c in columns) + " |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    write_text(Path(args.out), table)
 
 
 def same(args) -> None:
@@ -95,6 +106,7 @@ def main() -> None:
     t = commands.add_parser("throughput")
     t.add_argument("--device", default="cuda")
     t.add_argument("--runs", nargs="+", required=True)
+    t.add_argument("--cpu-runs", nargs="*", help="runs on the CPU too, for comparison")
     t.add_argument("--warmup", type=int, default=20)
     t.add_argument("--steps", type=int, default=200)
     t.add_argument("--out", required=True)

@@ -64,16 +64,14 @@ QUIET=(trainer.progress=false trainer.tensorboard=false "trainer.device=$DEVICE"
 "$PYTHON" -c "import torch, sys; print('python', sys.version.split()[0], '| torch', torch.__version__, '| cuda', torch.cuda.is_available() and torch.cuda.get_device_name())" | tee -a "$log"
 echo "output: $OUT"
 
-# 1. every model trains STEPS steps in every precision, through the CLI (one Hydra sweep per dataset x precision)
-for dataset in "${DATASETS[@]}"; do
-  for precision in "${PRECISIONS[@]}"; do
-    step "train $dataset precision=$precision: $models_csv" latentcli train -m "model=$models_csv" "dataset=$dataset" \
-      "trainer.precision=$precision" "trainer.max_steps=$STEPS" trainer.sample_every=100 "${QUIET[@]}" \
-      "hydra.sweep.dir=$OUT/train/${dataset}_$precision" 'hydra.sweep.subdir=${model.name}'
-  done
-done
-gan="$OUT/train/digits_32/gan/checkpoints/last.ckpt"
-bigan="$OUT/train/digits_${PRECISIONS[-1]}/bigan/checkpoints/last.ckpt"
+# 1. every model through `latentcli train` (checkpoints, sample grids) on the device: one Hydra sweep of
+#    every model in the last precision (fp16 with its grad scaler on a GPU), the regressor on the gan's
+#    generator, and one compiled run; the throughput runs below train every model in every precision
+step "train every model on digits, precision=${PRECISIONS[-1]}" latentcli train -m "model=$models_csv" dataset=digits \
+  "trainer.precision=${PRECISIONS[-1]}" "trainer.max_steps=$STEPS" trainer.sample_every=100 "${QUIET[@]}" \
+  "hydra.sweep.dir=$OUT/train/digits" 'hydra.sweep.subdir=${model.name}'
+gan="$OUT/train/digits/gan/checkpoints/last.ckpt"
+bigan="$OUT/train/digits/bigan/checkpoints/last.ckpt"
 step "train regressor on the digits gan" latentcli train model=regressor "model.generator_ckpt=$gan" dataset=digits \
   "trainer.max_steps=$STEPS" "${QUIET[@]}" "hydra.run.dir=$OUT/train/digits_regressor"
 if (( ! cpu_only )); then
@@ -83,30 +81,22 @@ if (( ! cpu_only )); then
 fi
 
 # 2. invert and evaluate on the device
-step "invert hybrid (bigan, ${PRECISIONS[-1]})" latentcli invert "ckpt=$bigan" inference=hybrid inference.steps=50 \
-  "device=$DEVICE" "hydra.run.dir=$OUT/invert/bigan_hybrid"
-step "invert optimize (gan)" latentcli invert "ckpt=$gan" inference=optimize inference.steps=50 inputs=samples \
-  "device=$DEVICE" "hydra.run.dir=$OUT/invert/gan_optimize"
-step "invert regressor (gan)" latentcli invert "ckpt=$gan" inference=regressor \
-  "inference.regressor_ckpt=$OUT/train/digits_regressor/checkpoints/last.ckpt" "device=$DEVICE" \
-  "hydra.run.dir=$OUT/invert/gan_regressor"
+step "invert bigan: hybrid and optimize" latentcli invert -m "ckpt=$bigan" inference=hybrid,optimize \
+  inference.steps=50 "device=$DEVICE" "hydra.sweep.dir=$OUT/invert" 'hydra.sweep.subdir=${inference.method}'
 step "evaluate bigan: recon, latent, probe" latentcli evaluate "ckpt=$bigan" "metrics=[recon,latent,probe]" n=200 \
   "device=$DEVICE" "hydra.run.dir=$OUT/evaluate/bigan"
-step "evaluate gan on grid25: modes" latentcli evaluate "ckpt=$OUT/train/grid25_32/gan/checkpoints/last.ckpt" \
-  n=200 "device=$DEVICE" "hydra.run.dir=$OUT/evaluate/gan_grid25"
 
 # 3. exact resume in deterministic mode: STEPS/2 steps, stop, resume to STEPS == STEPS unbroken
 export CUBLAS_WORKSPACE_CONFIG=:4096:8
-for precision in "${PRECISIONS[@]:0:2}"; do
-  run="$OUT/resume/bigan_digits_$precision"
-  common=(model=bigan dataset=digits trainer.deterministic=true "trainer.precision=$precision" trainer.ema_decay=0.99 "${QUIET[@]}")
-  step "resume (deterministic, $precision): unbroken run" latentcli train "${common[@]}" "trainer.max_steps=$STEPS" "hydra.run.dir=$run/unbroken"
-  step "resume (deterministic, $precision): first half" latentcli train "${common[@]}" "trainer.max_steps=$((STEPS / 2))" "hydra.run.dir=$run/stopped"
-  step "resume (deterministic, $precision): second half" latentcli train resume=true "trainer.max_steps=$STEPS" "hydra.run.dir=$run/stopped"
-  step "resume (deterministic, $precision): bitwise equal" "$PYTHON" "$ROOT/benchmarks/gpu_check.py" same \
-    "$run/unbroken/checkpoints/last.ckpt" "$run/stopped/checkpoints/last.ckpt"
-done
-cat "$log" | grep -E "^(bitwise|DIFFERENT)" || true
+precision="${PRECISIONS[1]:-32}"
+run="$OUT/resume/bigan_digits_$precision"
+common=(model=bigan dataset=digits trainer.deterministic=true "trainer.precision=$precision" trainer.ema_decay=0.99 "${QUIET[@]}")
+step "resume (deterministic, $precision): unbroken run" latentcli train "${common[@]}" "trainer.max_steps=$STEPS" "hydra.run.dir=$run/unbroken"
+step "resume (deterministic, $precision): first half" latentcli train "${common[@]}" "trainer.max_steps=$((STEPS / 2))" "hydra.run.dir=$run/stopped"
+step "resume (deterministic, $precision): second half" latentcli train resume=true "trainer.max_steps=$STEPS" "hydra.run.dir=$run/stopped"
+step "resume (deterministic, $precision): bitwise equal" "$PYTHON" "$ROOT/benchmarks/gpu_check.py" same \
+  "$run/unbroken/checkpoints/last.ckpt" "$run/stopped/checkpoints/last.ckpt"
+grep -E "^(bitwise|DIFFERENT)" "$log" || true
 
 # 4. throughput: steps/s per model x precision on the device, and the same runs on the CPU for a subset
 runs=(); cpu_runs=()
@@ -121,13 +111,10 @@ if (( ! cpu_only )); then
   [[ " ${DATASETS[*]} " == *" fashion_mnist "* ]] && runs+=(fashion_mnist:bigan:bf16:channels_last)
 fi
 warmup=$(( STEPS >= 100 ? 20 : 2 ))
-step "throughput on $DEVICE" "$PYTHON" "$ROOT/benchmarks/gpu_check.py" throughput --device "$DEVICE" \
-  --steps "$STEPS" --warmup "$warmup" --runs "${runs[@]}" --out "$OUT/throughput_$DEVICE.md"
-if (( ! cpu_only )); then
-  step "throughput on cpu (subset)" "$PYTHON" "$ROOT/benchmarks/gpu_check.py" throughput --device cpu \
-    --steps "$STEPS" --warmup "$warmup" --runs "${cpu_runs[@]}" --out "$OUT/throughput_cpu.md"
-fi
-cat "$OUT"/throughput_*.md >"$OUT/throughput.md" 2>/dev/null || true
-echo; cat "$OUT/throughput.md"
+(( cpu_only )) && cpu_runs=()
+step "throughput on $DEVICE${cpu_runs:+ and on the cpu (subset)}" "$PYTHON" "$ROOT/benchmarks/gpu_check.py" throughput \
+  --device "$DEVICE" --steps "$STEPS" --warmup "$warmup" --runs "${runs[@]}" --cpu-runs "${cpu_runs[@]}" \
+  --out "$OUT/throughput.md"
+echo; cat "$OUT/throughput.md" 2>/dev/null || true
 echo; echo "$failures failure(s); log: $log; table: $OUT/throughput.md"
 exit $(( failures > 0 ))

@@ -54,7 +54,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     model, ckpt = load_checkpoint(args.ckpt, device="cpu")
-    x = build_dataset(OmegaConf.create(ckpt["config"]["dataset"])).test.x[:args.n_batched]
+    x = build_dataset(OmegaConf.create(ckpt["config"]["dataset"])).test.subset(args.n_batched).x
     rows = {}
     seed_mse, seconds = seed_loop(model, x[:args.n_seed], args.seed_steps, args.seed_lr)
     rows["seed loop"] = {"images": args.n_seed, "seconds": seconds, "mse_first": float(seed_mse.mean())}

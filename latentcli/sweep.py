@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import statistics
 from pathlib import Path
 
@@ -107,3 +108,15 @@ def _markdown(rows: list[dict], varying: list[str], names: list[str], settings: 
     lines += ["| " + " | ".join(shown) + " |", "|" + " --- |" * len(shown)]
     lines += ["| " + " | ".join(cells[k][i] for k in shown) + " |" for i in range(len(rows))]
     return "\n".join(lines) + "\n"
+
+
+def append_where_they_ran(summary: Path, runs: list[Path]) -> None:
+    """Adds to summary.md a table of each run's host, device, world size and launcher (its run_info.json)."""
+    lines = ["", "Where the runs ran:", "", "| job | host | device | world size | launcher | Slurm job |",
+             "| --- | --- | --- | ---: | --- | --- |"]
+    for run in runs:
+        path = run / "run_info.json"
+        info = json.loads(path.read_text()) if path.is_file() else {}
+        lines.append(f"| {run.name.split('_', 1)[0]} | {info.get('host', '?')} | {info.get('device_name', '?')} | "
+                     f"{info.get('world_size', '?')} | {info.get('launcher', '?')} | {info.get('slurm_job') or ''} |")
+    write_text(summary, summary.read_text() + "\n".join(lines) + "\n")

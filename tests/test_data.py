@@ -9,7 +9,8 @@ import torch
 from omegaconf import OmegaConf
 
 import latentcli.data.images as images
-from latentcli.data import build_dataset
+from latentcli.data import TensorPairs, batch_stream, build_dataset
+from latentcli.data.stream import EpochBatches
 from latentcli.data.toy import load_toy, mode_centres
 from latentcli.errors import UserError
 
@@ -48,6 +49,9 @@ def test_fashion_mnist_reads_the_local_copy(require_fashion_mnist, tmp_path, mon
     assert data.train.x.shape == (60000, 1, 28, 28) and data.test.x.shape == (10000, 1, 28, 28)
     assert data.train.x.min() == -1 and data.train.x.max() == 1
     assert sorted(torch.unique(data.test.y).tolist()) == list(range(10))
+    assert data.train.stored.dtype == torch.uint8  # a quarter of the memory of floats
+    x, _ = next(batch_stream(data.train, 64, seed=0))
+    assert x.dtype == torch.float32 and torch.equal(x, data.train.x[next(iter(EpochBatches(60000, 64, 0)))])
 
 
 def test_missing_fashion_mnist_says_both_ways_to_get_it(tmp_path, monkeypatch):
@@ -159,6 +163,17 @@ def test_mnist_reads_torchvision_layout_from_data_dir(require_fashion_mnist, tmp
                                            "channels": 3, "resolution": 32}))
     assert data.train.x.shape == (60000, 3, 32, 32) and data.test.x.shape == (10000, 3, 32, 32)
     assert data.info.shape == [3, 32, 32] and len(data.test.y) == 10000
+
+
+def test_uint8_images_become_floats_in_minus_one_to_one_per_batch():
+    stored = torch.tensor([0, 51, 255], dtype=torch.uint8).view(3, 1, 1, 1).repeat(2, 1, 1, 1)  # 6 items
+    pairs = TensorPairs(stored)
+    assert torch.allclose(pairs.x.flatten(), torch.tensor([-1.0, -0.6, 1.0] * 2), atol=1e-7)
+    assert pairs.x.min() == -1 and pairs.x.max() == 1
+    assert pairs.subset(2).stored.dtype == torch.uint8 and pairs.subset(2).x.dtype == torch.float32
+    x, y = next(batch_stream(pairs, 6, seed=0))
+    assert x.dtype == torch.float32 and sorted(x.flatten().tolist()) == sorted(pairs.x.flatten().tolist())
+    assert pairs[2][0].item() == 1.0
 
 
 @pytest.mark.parametrize("dtype", ["<u2", ">u2", "<i4"])

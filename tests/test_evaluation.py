@@ -64,6 +64,14 @@ def test_sweep_summary_over_two_seeds(tmp_path):
     assert all(line.split(",")[2] == "2" for line in lines[1:])
     assert (out / "summary.md").exists() and (out / "summary.png").exists()
     assert len(list(out.glob("*/metrics.json"))) == 4
+    import socket  # each run recorded where it ran, and the summary shows it
+
+    first = next(sweep.glob("0_*"))
+    info = json.loads((first / "run_info.json").read_text())
+    assert info["host"] == socket.gethostname() and info["device"] == "cpu" and info["world_size"] == 1
+    assert info["launcher"] == "basic"
+    where = (out / "summary.md").read_text().split("Where the runs ran:")[1]
+    assert f"| 0 | {socket.gethostname()} | cpu, " in where and "| 1 | basic |" in where
 
 
 def test_counts_take_the_right_number():

@@ -139,6 +139,16 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
     assert last["step"] == 5 and all(torch.isfinite(v).all() for v in last["model"].values())
 
 
+def test_nan_is_found_within_a_bounded_number_of_steps_whatever_log_every(monkeypatch):
+    from latentcli.engine import trainer
+
+    monkeypatch.setattr(trainer._FiniteWatch, "LIMIT", 4)  # 1024 losses in real runs
+    model = Regression(nan_at_step=7)
+    with pytest.raises(DivergedError, match="at step 7"):
+        Trainer(quiet(max_steps=10**6, log_every=10**6)).fit(model, batches_of_x)
+    assert model.calls == 8  # looked after 4 and after 8 losses
+
+
 def test_time_budget_stops_and_saves(tmp_path):
     result = Trainer(quiet(max_steps=10**9, max_seconds=0.5), tmp_path).fit(Regression(), batches_of_x)
     assert result.stopped_by == "max_seconds"

@@ -52,7 +52,7 @@ def _only_classes(data: DataBundle, classes: list[int]) -> DataBundle:
     if not keep.any():
         raise UserError(f"dataset.classes={classes}: no training items have these labels")
     data.info.extra["normal_classes"] = classes
-    return DataBundle(TensorPairs(data.train.x[keep], data.train.y[keep]), data.test, data.info)
+    return DataBundle(TensorPairs(data.train.stored[keep], data.train.y[keep]), data.test, data.info)
 
 
 def _load(cfg) -> DataBundle:

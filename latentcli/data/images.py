@@ -1,5 +1,5 @@
 """Image datasets read through torchvision (Fashion-MNIST, MNIST, CIFAR-10, SVHN, CelebA), held in memory
-as float tensors in [-1, 1] at the configured channels and resolution."""
+as uint8 at the configured channels and resolution (batches and `x` are floats in [-1, 1]: data.stream)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def load_fashion_mnist(data_dir: str | None = None, download: bool = True, chann
             "install Debian's package (apt-get install dataset-fashion-mnist) or put the four idx files "
             "in a folder and pass dataset.data_dir=FOLDER"
         ) from err
-    train, test = (TensorPairs(to_unit_range(s.data.unsqueeze(1), channels, resolution), s.targets.clone())
+    train, test = (TensorPairs(fit_all(s.data.unsqueeze(1), channels, resolution), s.targets.clone())
                    for s in splits)
     return DataBundle(train, test, DataInfo("fashion_mnist", [channels, resolution, resolution], "image"))
 
@@ -97,6 +97,11 @@ def fit_images(images: torch.Tensor, channels: int, resolution: int) -> torch.Te
     if list(images.shape[-2:]) != [resolution, resolution]:
         images = TF.center_crop(TF.resize(images, resolution, antialias=True), [resolution, resolution])
     return images
+
+
+def fit_all(images: torch.Tensor, channels: int, resolution: int) -> torch.Tensor:
+    """N x C x H x W uint8 -> fitted (see fit_images) uint8, in chunks to bound memory."""
+    return torch.cat([fit_images(chunk, channels, resolution) for chunk in images.split(4096)])
 
 
 def to_unit_range(images: torch.Tensor, channels: int, resolution: int) -> torch.Tensor:
@@ -140,11 +145,11 @@ def _as_tensors(split, name: str, channels: int, resolution: int) -> TensorPairs
             image, attributes = split[i]
             images.append(fit_images(TF.pil_to_tensor(image).unsqueeze(0), channels, resolution))
             labels.append(attributes)
-        return TensorPairs(to_unit_range(torch.cat(images), channels, resolution), torch.stack(labels).long())
+        return TensorPairs(torch.cat(images), torch.stack(labels).long())
     raw = torch.as_tensor(np.asarray(split.data))
     if raw.dim() == 3:  # MNIST: N x H x W
         raw = raw.unsqueeze(1)
     elif raw.shape[-1] == 3:  # CIFAR-10: N x H x W x C
         raw = raw.permute(0, 3, 1, 2)
     labels = torch.as_tensor(np.asarray(split.labels if name == "svhn" else split.targets)).long()
-    return TensorPairs(to_unit_range(raw, channels, resolution), labels)
+    return TensorPairs(fit_all(raw, channels, resolution), labels)

@@ -10,26 +10,40 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 class TensorPairs(Dataset):
-    """Inputs x (float tensor, N x ...) and labels y (long tensor, N; -1 where there are none)."""
+    """Inputs x and labels y (long tensor, N; -1 where there are none).
+
+    Images may be stored as uint8 (`stored`), a quarter of the memory of floats; they become floats in
+    [-1, 1] per batch and whenever `x` is read, so every reader of `x` or of a batch sees floats.
+    """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None):
-        self.x = x
+        self.stored = x
         self.y = y if y is not None else torch.full((len(x),), -1, dtype=torch.long)
 
+    @property
+    def x(self) -> torch.Tensor:
+        """All inputs as floats (a converted copy if stored as uint8: take `subset(n).x` for a few)."""
+        return as_float(self.stored)
+
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.stored)
 
     def __getitem__(self, i):
-        return self.x[i], self.y[i]
+        return as_float(self.stored[i]), self.y[i]
 
     def __getitems__(self, indices: list[int]):
         # DataLoader fetches a whole batch with one call: one gather instead of batch_size lookups.
         idx = torch.as_tensor(indices)
-        return self.x[idx], self.y[idx]
+        return as_float(self.stored[idx]), self.y[idx]
 
     def subset(self, n: int | None) -> "TensorPairs":
         """The first n items (all if n is None): a fixed, reproducible evaluation set."""
-        return self if n is None else TensorPairs(self.x[:n], self.y[:n])
+        return self if n is None else TensorPairs(self.stored[:n], self.y[:n])
+
+
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float in [-1, 1] (the arithmetic the float datasets were made with); floats as they are."""
+    return x.float().div(127.5).sub(1.0) if x.dtype == torch.uint8 else x
 
 
 @dataclass

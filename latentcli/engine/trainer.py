@@ -30,6 +30,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from latentcli.engine import checkpoint as ckpt_io
+from latentcli.engine import distributed
 from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_device, use_deterministic_algorithms
 from latentcli.engine.logging import MetricsLogger
 from latentcli.errors import UserError
@@ -106,7 +107,7 @@ class Trainer:
         self.checkpoint_meta = checkpoint_meta or {}
         self.on_periodic = on_periodic
         self.desc = desc
-        self.device = pick_device(cfg.device)
+        self.group, self.device = distributed.join(pick_device(cfg.device))  # one process of several under torchrun
         if cfg.deterministic:
             use_deterministic_algorithms()
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
@@ -127,6 +128,7 @@ class Trainer:
         model.to(self.device)
         if cfg.channels_last:
             model.to(memory_format=torch.channels_last)  # only 4-D weights (convolutions) change layout
+        self.group.broadcast_model(model)
         model.train()
         optimizers = model.optimizers()
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
@@ -136,16 +138,18 @@ class Trainer:
         step = 0
         if resume is not None:
             step = self._restore(resume, model, optimizers, ema, scaler)
+        else:
+            self.group.diverge_rng()
         if cfg.compile:
             for net in model.children():
                 net.compile(mode=cfg.compile_mode)
         # CUDA graphs (compile_mode=reduce-overhead) reuse their output memory each step; marking the
         # step boundary tells them when the previous step's outputs are no longer needed
         mark_step = cfg.compile and cfg.compile_mode in ("reduce-overhead", "max-autotune")
-        self._watch = _FiniteWatch(list(optimizers), self.device)
+        self._watch = _FiniteWatch()
 
         logger = None
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.group.is_main:
             logger = MetricsLogger(self.run_dir, resume_step=step, tensorboard=cfg.tensorboard)
         batches = make_batches(step)
         running: dict[str, torch.Tensor] = {}
@@ -153,18 +157,23 @@ class Trainer:
         last_logs: dict[str, float] = {}
         stopped_by = "max_steps"
         start = saved_at = time.monotonic()
-        bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress,
-                   dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
+        bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc,
+                   disable=not cfg.progress or not self.group.is_main, dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
+        stop_signals = _CatchStopSignals(self)
         try:
-            with _CatchStopSignals(self):
+            with stop_signals:
                 while step < cfg.max_steps:
-                    if self._stop_signal:
-                        stopped_by = self._stop_signal
+                    # every process must stop at the same step: a signal may reach only one of them
+                    signalled, out_of_time = self.group.agree([
+                        self._stop_signal is not None,
+                        cfg.max_seconds is not None and time.monotonic() - start >= cfg.max_seconds])
+                    if signalled:
+                        stopped_by = self._stop_signal or "SIGTERM"
                         break
-                    if cfg.max_seconds is not None and time.monotonic() - start >= cfg.max_seconds:
+                    if out_of_time:
                         stopped_by = "max_seconds"
                         break
-                    batch = to_device(next(batches), self.device, channels_last=cfg.channels_last)
+                    batch = to_device(self.group.shard(next(batches)), self.device, channels_last=cfg.channels_last)
                     if mark_step:
                         torch.compiler.cudagraph_mark_step_begin()
                     logs = self._step(model, optimizers, scaler, batch, step)
@@ -175,18 +184,21 @@ class Trainer:
                     for name, value in logs.items():
                         running[name] = running.get(name, 0.0) + value
                     running_count += 1
+                    if self._watch.full():
+                        self._check_finite()
                     if step % cfg.log_every == 0 or step == cfg.max_steps:
                         self._check_finite()  # the one host sync of the loop: once per log_every steps
-                        last_logs = {k: float(v) / running_count for k, v in running.items()}
+                        last_logs = self.group.mean({k: float(v) / running_count for k, v in running.items()})
                         running, running_count = {}, 0
                         if logger is not None:
                             logger.log(step, last_logs)
                         bar.set_postfix({k: f"{v:.3g}" for k, v in list(last_logs.items())[:4]}, refresh=False)
                     bar.update(1)
-                    if self.on_periodic is not None and step % cfg.sample_every == 0:
+                    if self.on_periodic is not None and step % cfg.sample_every == 0 and self.group.is_main:
                         self._with_ema(model, ema, lambda: self.on_periodic(step))
                     due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
                     late = cfg.checkpoint_every_seconds and time.monotonic() - saved_at >= cfg.checkpoint_every_seconds
+                    late = self.group.agree([bool(late)])[0]
                     if self.run_dir is not None and (due or late):
                         self._save(step, model, optimizers, ema, scaler, periodic=True)
                         saved_at = time.monotonic()
@@ -202,7 +214,8 @@ class Trainer:
         self._check_finite()
         if self.run_dir is not None:
             self._save(step, model, optimizers, ema, scaler, periodic=False)
-        if self.on_periodic is not None and step % cfg.sample_every != 0:
+            stop_signals.forward()  # the signal's own handler, e.g. submitit's requeue, now that the weights are safe
+        if self.on_periodic is not None and step % cfg.sample_every != 0 and self.group.is_main:
             self._with_ema(model, ema, lambda: self.on_periodic(step))
         if ema is not None:  # hand back the averaged weights: they are what sampling and inversion use
             model.load_state_dict(ema.module.state_dict())
@@ -221,6 +234,7 @@ class Trainer:
             optimizer = optimizers[name]
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            self.group.average_gradients([p for group in optimizer.param_groups for p in group["params"]])
             if self.cfg.grad_clip:
                 scaler.unscale_(optimizer)
                 params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -236,10 +250,10 @@ class Trainer:
 
     def _check_finite(self) -> None:
         """Raises DivergedError if any loss since the start was NaN or infinite (reads the device once)."""
-        bad = self._watch.first_bad()
-        if bad is None:
+        bad = [b for b in self.group.gather(self._watch.first_bad()) if b is not None]  # any process's
+        if not bad:
             return
-        name, loss, step = bad
+        name, loss, step = min(bad, key=lambda b: b[2])
         where = ""
         if self.run_dir is not None:
             last = self.checkpoint_dir / "last.ckpt"
@@ -270,6 +284,10 @@ class Trainer:
             "scaler": scaler.state_dict() if scaler.is_enabled() else None,
             "rng": ckpt_io.rng_state(),
         }
+        if self.group.size > 1:  # every process's random streams, so that each resumes its own
+            state["rng_ranks"] = self.group.gather(state["rng"])
+        if not self.group.is_main:
+            return
         directory = self.checkpoint_dir
         last = directory / "last.ckpt"
         if periodic:
@@ -290,33 +308,40 @@ class Trainer:
             ema.load_state_dict(state["ema"])
         if scaler.is_enabled() and state.get("scaler") is not None:
             scaler.load_state_dict(state["scaler"])
-        ckpt_io.set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks") or [state["rng"]]
+        if len(ranks) != self.group.size:
+            raise UserError(f"this checkpoint was written by {len(ranks)} process(es) and can only resume exactly "
+                            f"in as many: run it with torchrun --nproc_per_node={len(ranks)}" if len(ranks) > 1 else
+                            "this checkpoint was written by one process: resume it without torchrun")
+        ckpt_io.set_rng_state(ranks[self.group.rank])
         return int(state["step"])
 
 
 class _FiniteWatch:
-    """Remembers, on the device, the first non-finite loss: its step, value and optimiser.
+    """The losses since the host last looked at them, left on the device until it does.
 
     Asking `torch.isfinite(loss)` in a Python `if` every step would make the host wait for the GPU
-    every step; here each loss only adds a few device operations and the host reads the record when
-    it logs or saves.
+    every step; the loop looks instead when it logs or saves (one wait for all of them), and finds
+    the first non-finite loss, its step and its optimiser.
     """
 
-    def __init__(self, names: list[str], device: torch.device):
-        self.names = names
-        self.step = torch.zeros((), dtype=torch.long, device=device)  # 0: every loss so far was finite
-        self.loss = torch.zeros((), device=device)
-        self.which = torch.zeros((), dtype=torch.long, device=device)
+    LIMIT = 1024  # losses kept before the loop must look, whatever log_every is
+
+    def __init__(self):
+        self.pending: list[tuple[int, str, torch.Tensor]] = []
 
     def record(self, name: str, loss: torch.Tensor, step: int) -> None:
-        first = (self.step == 0) & ~torch.isfinite(loss.detach())
-        self.step = torch.where(first, step, self.step)
-        self.loss = torch.where(first, loss.detach().float(), self.loss)
-        self.which = torch.where(first, self.names.index(name), self.which)
+        self.pending.append((step, name, loss.detach()))
+
+    def full(self) -> bool:
+        return len(self.pending) >= self.LIMIT
 
     def first_bad(self) -> tuple[str, float, int] | None:
-        step = int(self.step)
-        return None if step == 0 else (self.names[int(self.which)], self.loss.item(), step)
+        if not self.pending:
+            return None
+        pending, self.pending = self.pending, []
+        finite = torch.isfinite(torch.stack([loss.float() for _, _, loss in pending])).tolist()
+        return next(((name, loss.item(), step) for ok, (step, name, loss) in zip(finite, pending) if not ok), None)
 
 
 class _CatchStopSignals:
@@ -330,6 +355,7 @@ class _CatchStopSignals:
     def __init__(self, trainer: Trainer):
         self.trainer = trainer
         self.previous = {}
+        self.caught: int | None = None
 
     def __enter__(self):
         if self.trainer.run_dir is not None and threading.current_thread() is threading.main_thread():
@@ -339,6 +365,14 @@ class _CatchStopSignals:
 
     def _handle(self, signum, frame):
         self.trainer._stop_signal = signal.Signals(signum).name
+        self.caught = signum
+
+    def forward(self) -> None:
+        """Hands a caught signal to the handler it displaced, if that was a Python function (submitit's
+        SIGUSR2 handler requeues a timed-out or preempted job); Ctrl-C and default actions are not repeated."""
+        handler = self.previous.get(self.caught)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(self.caught, None)
 
     def __exit__(self, *exc):
         for sig, handler in self.previous.items():

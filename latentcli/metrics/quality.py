@@ -75,7 +75,7 @@ def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifi
         saved = ckpt_io.load(path)
         classifier.load_state_dict(saved["model"])
         return classifier.eval(), saved["test_accuracy"]
-    train = TensorPairs(data.train.x, y_train)
+    train = TensorPairs(data.train.stored, y_train)
     torch.manual_seed(seed)
     trainer = Trainer(TrainerConfig(max_steps=steps, device="cpu", tensorboard=False, log_every=100),
                       desc=f"feature classifier for {info.name}")

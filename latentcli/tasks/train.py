@@ -18,6 +18,7 @@ from latentcli import viz
 from latentcli.data import batch_stream, build_dataset
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
+from latentcli.engine.environment import write_run_info
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
 from latentcli.files import write_text
@@ -123,7 +124,7 @@ def run(cfg) -> None:
         _record_resume(out, resume_state["step"])
 
     def save_samples(step: int) -> None:
-        viz.save_samples(model, out / "samples" / f"step-{step:08d}.png", data.train.x, seed=cfg.seed,
+        viz.save_samples(model, out / "samples" / f"step-{step:08d}.png", data.train.subset(2500).x, seed=cfg.seed,
                          title=f"{cfg.model.name} on {cfg.dataset.name}, step {step}")
 
     trainer = Trainer(
@@ -133,6 +134,8 @@ def run(cfg) -> None:
         on_periodic=save_samples,
         desc=f"train {cfg.model.name}/{cfg.dataset.name}",
     )
+
+    write_run_info(out, trainer.device)
 
     def make_batches(start_step: int):
         return batch_stream(data.train, cfg.batch_size, cfg.seed, start_step, num_workers=trainer_cfg.num_workers,
