@@ -155,7 +155,8 @@ def test_resume_stays_bitwise_with_the_paper_options(tmp_path, cfg):
 
 
 PRESETS = sorted(p.stem for p in (Path(config_dir()) / "experiment" / "paper").glob("*.yaml"))
-TINY = {"points": ["dataset.n_train=1200", "dataset.n_test=100"]}
+TINY_POINTS = ["dataset.n_train=1200", "dataset.n_test=100"]
+TINY = {"bigan_mnist": ["dataset=digits", "bigan.n_train=300"]}  # the bundled digits stand in for MNIST
 
 
 def composed(name: str):
@@ -170,11 +171,12 @@ def test_every_paper_preset_trains_a_few_steps_and_evaluates_with_its_protocol(t
     # presets' own business; running them all would be minutes)
     one_job = [f"{key}={str(values).split(',')[-1]}" for key, values in cfg.hydra.sweeper.params.items()]
     run_task("train", "-m", f"experiment=paper/{name}", *one_job, "trainer.max_steps=3", "trainer.device=cpu",
-             "hydra.launcher.n_jobs=1", *TINY["points"], f"hydra.sweep.dir={tmp_path / 'train'}")
+             "hydra.launcher.n_jobs=1", *[o for o in TINY.get(name, TINY_POINTS) if o.startswith("dataset")],
+             f"hydra.sweep.dir={tmp_path / 'train'}")
     runs = sorted((tmp_path / "train").glob("*/checkpoints/last.ckpt"))
     assert len(runs) == 1 and torch.load(runs[0], weights_only=True)["step"] == 3
-    run_task("evaluate", f"sweep={tmp_path / 'train'}", "n_samples=200", "device=cpu",
-             f"hydra.run.dir={tmp_path / 'eval'}")
+    run_task("evaluate", f"sweep={tmp_path / 'train'}", "n=100", "n_samples=200", "device=cpu",
+             *[o for o in TINY.get(name, []) if not o.startswith("dataset")], f"hydra.run.dir={tmp_path / 'eval'}")
     header = (tmp_path / "eval" / "summary.csv").read_text().splitlines()[0]
     assert all(f"{protocol}." in header for protocol in cfg.dataset.metrics)
 
@@ -267,3 +269,73 @@ def test_veegan_losses_are_the_papers():
     logs["log_ratio"].backward()  # D's term trains G, not the reconstructor F
     assert all(p.grad is None for p in model.encoder.parameters())
     assert any(p.grad is not None for p in model.generator.parameters())
+
+
+def test_lr_decay_and_weight_decay_reach_the_optimizers_and_resume_bitwise(tmp_path):
+    cfg = model_cfg("bigan", init="normal", updates="simultaneous", lr_g=1e-3, lr_d=1e-3)
+    trainer_cfg = dict(max_steps=10, device="cpu", progress=False, tensorboard=False, checkpoint_every=100,
+                       weight_decay=1e-3, lr_decay="linear", lr_decay_start=0.5)
+
+    def train_bigan(run_dir, stop_at=None, resume=None):
+        seed_everything(0)
+        data = load_toy("grid25", 600, 64)
+        model = build_model(cfg, data.info)
+        rates = []
+        step_of = model.losses
+
+        def losses(batch):  # records the rate each step runs with
+            rates.append(trainer.optimizers_seen["generator"].param_groups[0]["lr"])
+            return step_of(batch)
+
+        make_optimizers = model.optimizers
+        model.optimizers = lambda: trainer.__dict__.setdefault("optimizers_seen", make_optimizers())
+        model.losses = losses
+
+        def stop(step):  # an interruption (as SIGTERM would) after `stop_at` steps of the 10
+            if step == stop_at:
+                trainer._stop_signal = "SIGTERM"
+
+        meta = {"config": {"model": OmegaConf.to_container(cfg)}, "data": data.info.to_dict()}
+        trainer = Trainer(TrainerConfig(**trainer_cfg, sample_every=stop_at or 100), run_dir, checkpoint_meta=meta,
+                          on_periodic=stop)
+        trainer.fit(model, lambda s: batch_stream(data.train, 60, 0, s), resume=resume)
+        groups = [g for o in trainer.optimizers_seen.values() for g in o.param_groups]
+        assert all(g["weight_decay"] == 1e-3 for g in groups)
+        return rates
+
+    rates = train_bigan(tmp_path / "straight")
+    assert rates == pytest.approx([1e-3] * 5 + [1e-3 * (1 - k / 5) for k in range(5)])
+    assert train_bigan(tmp_path / "stopped", stop_at=7) == pytest.approx(rates[:7])
+    resume = ckpt_io.load(tmp_path / "stopped" / "checkpoints" / "last.ckpt")
+    assert resume["step"] == 7
+    assert train_bigan(tmp_path / "stopped", resume=resume) == pytest.approx(rates[7:])
+    straight = ckpt_io.load(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    resumed = ckpt_io.load(tmp_path / "stopped" / "checkpoints" / "last.ckpt")
+    for key in ("step", "model", "optimizers", "rng"):
+        assert_same_state(straight[key], resumed[key], key)
+
+
+@pytest.mark.parametrize("kind, to, expected", [
+    ("linear", 0.0, [1.0, 1.0, 1.0, 0.75, 0.5, 0.25]),
+    ("exponential", 0.01, [1.0, 1.0, 1.0, 0.01 ** 0.25, 0.1, 0.01 ** 0.75]),
+    ("none", 0.0, [1.0] * 6),
+])
+def test_lr_factor_is_constant_then_decays_to_its_final_factor(kind, to, expected):
+    cfg = TrainerConfig(max_steps=8, lr_decay=kind, lr_decay_start=0.5, lr_decay_to=to)
+    assert [cfg.lr_factor(step) for step in (0, 3, 4, 5, 6, 7)] == pytest.approx(expected)
+    assert cfg.lr_factor(8) == pytest.approx(to if kind != "none" else 1.0)
+
+
+def test_bigan_fc1024_nets_are_the_papers():
+    model = build_model(model_cfg("bigan", arch="bigan_fc1024", prior="uniform", latent_dim=50),
+                        DataInfo("x", [1, 28, 28], "image"))
+    shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    assert shapes == {
+        "generator.0.fc1.weight": (1024, 50), "generator.0.fc2.weight": (1024, 1024),
+        "generator.0.fc2_in.weight": (1024, 50), "generator.0.out.weight": (784, 1024),
+        "encoder.body.1.weight": (1024, 784), "encoder.body.3.weight": (1024, 1024), "encoder.out.weight": (50, 1024),
+        "discriminator.fc1.weight": (1024, 784), "discriminator.fc2.weight": (1024, 1024),
+        "discriminator.fc2_z.weight": (1024, 50), "discriminator.out.weight": (1, 1024)}  # no biases, no BN gains
+    model.eval()
+    x = model.generate(model.sample_latent(4))
+    assert x.shape == (4, 1, 28, 28) and model.encode(x).abs().max() < 1

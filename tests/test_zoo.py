@@ -179,6 +179,6 @@ def test_every_dataset_config_builds_every_model():
                 cfg = compose("train", overrides=[f"model={name}", f"dataset={dataset}"])
                 OmegaConf.resolve(cfg)
                 d = cfg.dataset
-                shape = [2] if dataset in ("ring8", "grid25") else [d.get("channels", 1), d.resolution, d.resolution]
+                shape = [2] if dataset in ("ring8", "grid25", "alice5") else [d.get("channels", 1), d.resolution, d.resolution]
                 model = build_model(cfg.model, DataInfo(dataset, shape, "points" if len(shape) == 1 else "image"))
                 assert model.eval().generate(model.sample_latent(2)).shape == (2, *shape)

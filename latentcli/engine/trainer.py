@@ -65,6 +65,21 @@ class TrainerConfig:
     num_workers: int = 0
     progress: bool = True
     tensorboard: bool = True
+    weight_decay: float = 0.0  # L2 added to every optimiser's gradients (Adam's coupled weight decay, as BiGAN's code)
+    lr_decay: str = "none"  # none | linear | exponential: after lr_decay_start, every lr falls to lr_decay_to x itself
+    lr_decay_start: float = 0.5  # the fraction of max_steps after which the decay begins
+    lr_decay_to: float = 0.0  # the factor reached at max_steps (exponential needs > 0; BiGAN: 0.01)
+
+    def lr_factor(self, step: int) -> float:
+        """The multiplier of every base learning rate at `step` (0-based): a pure function of the step, so a
+        resumed run follows the same schedule."""
+        start = self.lr_decay_start * self.max_steps
+        if self.lr_decay == "none" or step < start:
+            return 1.0
+        progress = min(1.0, (step - start) / max(1.0, self.max_steps - start))
+        if self.lr_decay == "linear":
+            return 1.0 + progress * (self.lr_decay_to - 1.0)
+        return self.lr_decay_to ** progress
 
     @classmethod
     def from_cfg(cls, cfg) -> "TrainerConfig":
@@ -75,7 +90,12 @@ class TrainerConfig:
             raise UserError(f"unknown trainer option(s) {unknown}; known: {sorted(known)}")
         if values.get("compile_mode", "default") not in COMPILE_MODES:
             raise UserError(f"trainer.compile_mode={values['compile_mode']!r} is not one of {', '.join(COMPILE_MODES)}")
-        return cls(**values)
+        config = cls(**values)
+        if config.lr_decay not in ("none", "linear", "exponential"):
+            raise UserError(f"trainer.lr_decay={config.lr_decay!r} is not one of none, linear, exponential")
+        if config.lr_decay == "exponential" and config.lr_decay_to <= 0:
+            raise UserError("trainer.lr_decay=exponential needs trainer.lr_decay_to > 0")
+        return config
 
 
 @dataclass
@@ -131,6 +151,7 @@ class Trainer:
         self.group.broadcast_model(model)
         model.train()
         optimizers = model.optimizers()
+        base_lrs = {name: [group["lr"] for group in opt.param_groups] for name, opt in optimizers.items()}
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         ema = None
         if cfg.ema_decay:
@@ -140,6 +161,10 @@ class Trainer:
             step = self._restore(resume, model, optimizers, ema, scaler)
         else:
             self.group.diverge_rng()
+        if cfg.weight_decay:
+            for optimizer in optimizers.values():
+                for group in optimizer.param_groups:
+                    group["weight_decay"] = cfg.weight_decay
         if cfg.compile:
             for net in model.children():
                 net.compile(mode=cfg.compile_mode)
@@ -176,6 +201,8 @@ class Trainer:
                     batch = to_device(self.group.shard(next(batches)), self.device, channels_last=cfg.channels_last)
                     if mark_step:
                         torch.compiler.cudagraph_mark_step_begin()
+                    if cfg.lr_decay != "none":
+                        self._set_lrs(optimizers, base_lrs, step)
                     logs = self._step(model, optimizers, scaler, batch, step)
                     scaler.update()
                     if ema is not None:
@@ -220,6 +247,13 @@ class Trainer:
         if ema is not None:  # hand back the averaged weights: they are what sampling and inversion use
             model.load_state_dict(ema.module.state_dict())
         return TrainResult(step, stopped_by, time.monotonic() - start, last_logs)
+
+    def _set_lrs(self, optimizers, base_lrs: dict[str, list[float]], step: int) -> None:
+        """trainer.lr_decay: every group's learning rate at `step`, from the model's own (base) rates."""
+        factor = self.cfg.lr_factor(step)
+        for name, optimizer in optimizers.items():
+            for group, base in zip(optimizer.param_groups, base_lrs[name]):
+                group["lr"] = base * factor
 
     def _step(self, model, optimizers, scaler, batch, step: int) -> dict[str, torch.Tensor]:
         logs: dict[str, torch.Tensor] = {}

@@ -11,5 +11,6 @@ METRICS = {
     "compression": ("compression", "latents quantised to a few bits per dimension against JPEG: rate-distortion"),
     "pacgan": ("pacgan", "PacGAN's protocol (Lin et al. 2018): modes, high-quality fraction, reverse KL, 2,500 samples"),
     "veegan": ("veegan", "VEEGAN's protocol (Srivastava et al. 2017): modes and high-quality fraction of samples"),
+    "bigan": ("bigan", "BiGAN's protocol (Donahue et al. 2017): 1-NN accuracy on E(x) and E's penultimate layer, recon ratio"),
     "alice": ("alice", "ALICE's toy protocol (Li et al. 2017): reconstruction MSE and the toy classifier score"),
 }

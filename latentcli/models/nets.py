@@ -219,7 +219,65 @@ def init_weights(module: nn.Module, kind: str, std: float = 0.02) -> None:
 
 # The papers' networks, by name: model.arch=NAME. Each takes flat vectors. Widths and depths are the
 # papers'; model.width and model.depth do not apply.
-PAPER_NETS = ("pacgan", "alice_toy", "veegan")
+PAPER_NETS = ("pacgan", "alice_toy", "veegan", "bigan_fc1024")
+
+
+class BiGANGenerator(nn.Module):
+    """BiGAN's MNIST generator (jeffdonahue/bigan, net.py deconvnet_mnist_mlp): FC1024-BN-ReLU, then
+    FC1024 of h1 plus FC1024 of z (the code's conditioning on the input), BN, ReLU, then FC to the pixels;
+    no biases, BatchNorm without gain or bias (--nogain --nobias). Its sigmoid to [0, 1] is a tanh here,
+    latentcli's images being in [-1, 1]."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 1024):
+        super().__init__()
+        self.fc1 = nn.Linear(in_dim, hidden, bias=False)
+        self.bn1 = nn.BatchNorm1d(hidden, affine=False)
+        self.fc2 = nn.Linear(hidden, hidden, bias=False)
+        self.fc2_in = nn.Linear(in_dim, hidden, bias=False)
+        self.bn2 = nn.BatchNorm1d(hidden, affine=False)
+        self.out = nn.Linear(hidden, out_dim, bias=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.bn1(self.fc1(z)))
+        h = torch.relu(self.bn2(self.fc2(h) + self.fc2_in(z)))
+        return torch.tanh(self.out(h))
+
+
+class BiGANEncoder(nn.Module):
+    """BiGAN's MNIST encoder (net.py mnist_mlp): FC1024-LReLU(0.2), FC1024-BN-LReLU, linear code mapped into
+    (-1, 1) by 2 sigmoid - 1 for the uniform prior, as the code's UniformDistribution does; no biases."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 1024):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(in_dim, hidden, bias=False), nn.LeakyReLU(0.2),
+                                  nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden, affine=False),
+                                  nn.LeakyReLU(0.2))
+        self.out = nn.Linear(hidden, out_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * torch.sigmoid(self.out(self.body(x))) - 1
+
+
+class BiGANDiscriminator(nn.Module):
+    """BiGAN's joint MNIST discriminator (net.py mnist_mlp with z as its condition): FC1024-LReLU on x, then
+    FC1024 of that plus FC1024 of z, BN, LReLU, then a linear score; no biases. Without z, D(x) alone."""
+
+    def __init__(self, x_dim: int, z_dim: int, hidden: int = 1024):
+        super().__init__()
+        self.fc1 = nn.Linear(x_dim, hidden, bias=False)
+        self.fc2 = nn.Linear(hidden, hidden, bias=False)
+        self.fc2_z = nn.Linear(z_dim, hidden, bias=False) if z_dim else None
+        self.bn2 = nn.BatchNorm1d(hidden, affine=False)
+        self.out = nn.Linear(hidden, 1, bias=False)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.leaky_relu(self.fc1(x.flatten(1)), 0.2)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.fc2(self.features(x))
+        if self.fc2_z is not None:
+            h = h + self.fc2_z(z)
+        return self.out(nn.functional.leaky_relu(self.bn2(h), 0.2)).squeeze(1)
 
 
 def paper_generator(arch: str, in_dim: int, out_dim: int) -> nn.Sequential:
@@ -264,7 +322,11 @@ def build_generator(arch: str, latent_dim: int, shape: list[int], width: int, de
                     batch_norm: bool = True, noise: int = 0) -> nn.Module:
     """G(z), or with noise > 0 the stochastic G(z, eps); BatchNorm (as in DCGAN: it helps G spread out) unless
     the model's decoder must not depend on batch statistics."""
-    if arch in PAPER_NETS:
+    if arch == "bigan_fc1024":
+        net = BiGANGenerator(latent_dim + noise, math.prod(shape))
+        if len(shape) > 1:
+            net = nn.Sequential(net, nn.Unflatten(1, shape))
+    elif arch in PAPER_NETS:
         net = paper_generator(arch, latent_dim + noise, math.prod(shape))
         if len(shape) > 1:
             net = nn.Sequential(net, nn.Unflatten(1, shape))
@@ -277,6 +339,8 @@ def build_generator(arch: str, latent_dim: int, shape: list[int], width: int, de
 
 def build_encoder(arch: str, latent_dim: int, shape: list[int], width: int, depth: int, noise: int = 0) -> nn.Module:
     """E(x), or with noise > 0 the stochastic E(x, eps)."""
+    if arch == "bigan_fc1024":
+        return _with_noise(BiGANEncoder(math.prod(shape) + noise, latent_dim), noise)
     if arch in PAPER_NETS:
         net = paper_encoder(arch, math.prod(shape) + noise, latent_dim)
         if noise:
@@ -296,7 +360,9 @@ def build_discriminator(arch: str, shape: list[int], latent_dim: int, width: int
     """D(x) for a GAN; with joint=True the D(x, z) of BiGAN/ALI; with pack > 1 D on packs of that many items."""
     if pack > 1:
         shape, latent_dim = [shape[0] * pack, *shape[1:]], latent_dim * pack
-    if arch in PAPER_NETS:
+    if arch == "bigan_fc1024":
+        discriminator = BiGANDiscriminator(math.prod(shape), latent_dim if joint else 0)
+    elif arch in PAPER_NETS:
         x_dim = math.prod(shape)
         head = paper_discriminator_head(arch, x_dim + (latent_dim if joint else 0), pieces)
         discriminator = Discriminator(nn.Flatten(), x_dim, nn.Identity() if joint else None, 0, 0, head=head)

@@ -22,6 +22,7 @@ from latentcli.tasks.inputs import count_or_all
 
 # the sweep summary's bar plot when summary_metric is not set: the first of these the runs have
 SUMMARY_METRICS = (("pacgan", "pacgan.modes"), ("veegan", "veegan.modes"), ("alice", "alice.mse"),
+                   ("bigan", "bigan.nnc_e"),
                    ("modes", "modes.modes_covered"), ("recon", "recon.psnr"))
 
 
@@ -134,6 +135,10 @@ def one_line(metrics: dict) -> str:
     if "veegan" in metrics:
         m = metrics["veegan"]
         parts.append(f"VEEGAN protocol: {m['modes']}/{m['modes_total']} modes, high quality {100 * m['high_quality']:.1f}%")
+    if "bigan" in metrics:
+        b = metrics["bigan"]
+        parts.append(f"BiGAN protocol: 1-NN {100 * b['nnc_e']:.2f}% on E(x), {100 * b['nnc_e_penultimate']:.2f}% on "
+                     f"E's penultimate layer, reconstruction {b['egr']:.2f} vs {b['egr_b']:.2f} for unrelated pairs")
     if "alice" in metrics:
         a = metrics["alice"]
         mse = "n/a" if a["mse"] is None else f"{a['mse']:.4g}"
