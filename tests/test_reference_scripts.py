@@ -87,4 +87,4 @@ def test_alice_shared_adam_clock_uses_the_shared_step_count_in_the_bias_correcti
     opt.step()
     m, v = 0.5 * 0.5 + 0.5, 0.999 * 0.001 + 0.001
     expected = -1.0 - (m / (1 - 0.5 ** 6)) / (math.sqrt(v / (1 - 0.999 ** 6)) + 1e-8)
-    assert float(p) == pytest.approx(expected, rel=1e-5)
+    assert float(p.detach()) == pytest.approx(expected, rel=1e-5)
