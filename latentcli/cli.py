@@ -44,20 +44,30 @@ def _usage() -> str:
     return USAGE.format(tasks="\n".join(f"  {name:<{width}}  {line}" for name, line in TASKS.items()))
 
 
+def _expand_home(arg: str) -> str:
+    """key=~/dir -> key=/home/me/dir. Hydra's override grammar rejects a bare ~ in a value, and no shell
+    expands it after `key=`; a quoted '~/dir' reaches the task, whose path options expand it."""
+    key, sep, value = arg.partition("=")
+    if not sep or not value.startswith("~") or key.startswith("-"):
+        return arg
+    path = os.path.expanduser(value)
+    if all(c.isalnum() or c in "/._-+" for c in path):
+        return f"{key}={path}"
+    return f"{key}='" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _run_hydra(task: str, hydra_args: list[str]) -> None:
     import hydra
 
-    from latentcli.errors import UserError
+    from latentcli.tasks.common import run_dir
+    from latentcli.tasks.run_folder import RunFolder
 
     module = importlib.import_module(f"latentcli.tasks.{task}")
 
     @hydra.main(config_path=config_dir(), config_name=task, version_base="1.3")
     def entry(cfg):
-        try:
+        with RunFolder(run_dir(), task):  # prints a UserError as one line; undoes a refused command
             return module.run(cfg)
-        except UserError as err:
-            print(f"latentcli {task}: error: {err}", file=sys.stderr)
-            sys.exit(getattr(err, "exit_code", 2))
 
     sys.argv = ["latentcli", *hydra_args]  # the name shell completion registers
     try:
@@ -105,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latentcli: unknown task {task!r}; valid tasks: {', '.join(TASKS)} (see latentcli --help)",
               file=sys.stderr)
         return 2
-    _run_hydra(task, rest)
+    try:
+        _run_hydra(task, [_expand_home(arg) for arg in rest])
+    except KeyboardInterrupt:  # outside a task (which says what it saved): starting up, or between sweep jobs
+        print(f"latentcli {task}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     return 0
 
 

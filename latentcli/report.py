@@ -21,6 +21,11 @@ def flatten(metrics: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 run', '2 runs': a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def training_curves(ckpt: Path, out: Path) -> Path | None:
     """curves.png from the run's metrics.jsonl (next to its checkpoints/), if it is there."""
     log = Path(ckpt).resolve().parent.parent / "metrics.jsonl"

@@ -117,9 +117,12 @@ def test_image_folder_reads_everything_readable_and_names_what_it_skips(tmp_path
     assert data.train.x.min() >= -1 and data.train.x.max() <= 1
     assert data.info.extra["classes"] == ["cats", "dogs"]
     assert sorted(torch.cat([data.train.y, data.test.y]).tolist()) == [0, 0, 1, 1]
-    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and warnings[0].startswith("warning: skipping unreadable image")
     assert "broken.png" in warnings[0]
+    bar, warning = err.rsplit("\r", 1)[-1].split("\n", 1)  # the bar's last state, then the next line
+    assert "100%" in bar and "5/5" in bar and warning.startswith("warning:")  # not written into the bar
 
 
 def test_image_folder_errors_name_the_fix(tmp_path):
@@ -156,3 +159,17 @@ def test_mnist_reads_torchvision_layout_from_data_dir(require_fashion_mnist, tmp
                                            "channels": 3, "resolution": 32}))
     assert data.train.x.shape == (60000, 3, 32, 32) and data.test.x.shape == (10000, 3, 32, 32)
     assert data.info.shape == [3, 32, 32] and len(data.test.y) == 10000
+
+
+@pytest.mark.parametrize("dtype", ["<u2", ">u2", "<i4"])
+def test_16_bit_grey_is_scaled_by_its_bit_depth_not_clipped(tmp_path, dtype):
+    import numpy as np
+    from PIL import Image
+
+    from latentcli.data.image_folder import read_image, to_8_bit
+
+    ramp = np.array([[0, 257 * 64, 257 * 128, 65535]], dtype=dtype)  # 0, 64, 128, 255 in 8 bits
+    assert np.asarray(to_8_bit(Image.fromarray(ramp))).tolist() == [[0, 64, 128, 255]]
+    Image.fromarray(np.full((8, 8), 257 * 128, dtype=np.uint16)).save(tmp_path / "grey16.png")
+    assert read_image(tmp_path / "grey16.png", 1, 16).unique().tolist() == [128]
+    assert read_image(tmp_path / "grey16.png", 3, 16).unique().tolist() == [128]

@@ -82,12 +82,14 @@ def test_restarts_keep_each_items_best_start():
     assert four.z.shape == (12, 4) and four.history.shape[1] == 12
 
 
-def test_early_stop_when_nothing_improves():
+def test_early_stop_when_nothing_improves(capsys):
     model = tiny("gan", shape=(2,))
     _, x = generated(model, n=8)
-    result = optimize(steps=5000, patience=20, tol=1e-3).invert(model, x)
+    result = optimize(steps=5000, patience=20, tol=1e-3, progress=True).invert(model, x)
     assert result.steps < 5000
     assert len(result.history) == result.steps // 10 + 1  # a record every 10 steps, from step 0
+    bar = capsys.readouterr().err.split("\r")[-1]  # the progress bar's last state, left on its line
+    assert "100%" in bar and f"{result.steps}/{result.steps}" in bar  # converged: done, so full
 
 
 def test_chunks_give_the_same_answer_as_one_batch():

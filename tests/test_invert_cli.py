@@ -70,7 +70,9 @@ def test_folder_inputs_skip_a_corrupt_file_and_name_it(runs, tmp_path):
     assert len(warnings) == 1 and "broken.png" in warnings[0]
     latents = torch.load(tmp_path / "inv" / "latents.pt", weights_only=True)
     assert len(latents["ids"]) == 4 and all(Path(i).is_file() for i in latents["ids"])
-    assert "inverted 4 folder items" in proc.stdout
+    assert "inverted 4 images with" in proc.stdout
+    reading = [line for line in proc.stderr.splitlines() if line.startswith("reading mine")]
+    assert "100%" in reading[-1] and "5/5" in reading[-1]  # the bar is left at its end
 
 
 def test_folder_without_readable_images_is_an_error(runs, tmp_path):

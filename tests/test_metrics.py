@@ -117,3 +117,18 @@ def test_quantisation_and_jpeg_round_trips():
     bad, bad_bits = jpeg_round_trip(x, 5)
     assert good.shape == x.shape and good_bits > bad_bits
     assert reconstruction_metrics(x, good, "image")["psnr"] > reconstruction_metrics(x, bad, "image")["psnr"]
+
+
+def test_kid_on_too_few_items_for_several_subsets_is_the_whole_set_mmd_without_a_std():
+    torch.manual_seed(0)
+    classifier = FeatureClassifier([1, 16, 16], num_classes=3).eval()
+    real, fake = images(300), images(300, seed=3) * 0.5
+    scores = quality_scores(classifier, real, fake)  # subsets of 1,000 wanted; 300 items: one subset, no std
+    assert scores["kid_std"] is None
+    with torch.no_grad():
+        a, b = classifier(real).double(), classifier(fake).double()
+    kernel = lambda u, v: (u @ v.T / u.shape[1] + 1) ** 3  # noqa: E731  KID's polynomial kernel
+    off_diagonal = lambda k: (k.sum() - k.diag().sum()) / (len(k) * (len(k) - 1))  # noqa: E731
+    mmd = off_diagonal(kernel(a, a)) + off_diagonal(kernel(b, b)) - 2 * kernel(a, b).mean()
+    assert scores["kid"] == pytest.approx(float(mmd), rel=1e-3, abs=1e-7)
+    assert quality_scores(classifier, real, fake, kid_subset=100)["kid_std"] > 0  # 3 x the subset: a spread

@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", help="append one JSON line of results to this file")
+    parser.add_argument("--beta1", type=float, default=0.8,
+                        help="PyTorch's Adam beta1; 0.2 is the other reading of config.py's 0.8 (see below)")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -141,11 +143,11 @@ def main() -> None:
     G, D = generator().to(device), discriminator(args.pack).to(device)
     G.apply(init_weights)
     D.apply(init_weights)
-    # config.py says Adam(lr 1e-4, beta1 0.8), but in blocks beta1 is the weight of the NEW gradient
-    # (blocks/algorithms Adam: mean_t = beta1 * grad + (1 - beta1) * mean; beta2 defaults to 0.001 likewise):
-    # PyTorch's equivalent is betas=(0.2, 0.999).
-    opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, betas=(0.2, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.2, 0.999))
+    # config.py says Adam(lr 1e-4, beta1 0.8). Blocks weighted the NEW gradient by beta1 until its commit
+    # aa064519 (2017-01-24), then switched to the standard convention; PacGAN's code is from late 2017, so the
+    # default reads 0.8 as PyTorch's beta1, as latentcli's preset does. --beta1 0.2 is the old-Blocks reading.
+    opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, betas=(args.beta1, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=1e-4, betas=(args.beta1, 0.999))
     softplus = nn.functional.softplus
 
     start = time.time()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 from PIL import Image
@@ -19,6 +20,9 @@ from latentcli.data.stream import DataBundle, DataInfo, TensorPairs
 from latentcli.errors import UserError
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+# Pillow's integer modes wider than 8 bits. PNG's only one is 16-bit grey (read as I;16, or as I by older
+# Pillow versions); Pillow's own convert("L") clips such values at 255 instead of scaling them.
+WIDE_MODES = {"I;16": 16, "I;16L": 16, "I;16B": 16, "I;16N": 16, "I": 16}
 
 
 def find_images(root: Path) -> list[Path]:
@@ -28,21 +32,32 @@ def find_images(root: Path) -> list[Path]:
 def read_image(path: Path, channels: int, resolution: int) -> torch.Tensor:
     """1 x channels x resolution x resolution uint8; any mode (palette, alpha, 16-bit) is converted first."""
     with Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB")
+        image = to_8_bit(image).convert("L" if channels == 1 else "RGB")
     return fit_images(TF.pil_to_tensor(image).unsqueeze(0), channels, resolution)
+
+
+def to_8_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit grey image scaled by its bit depth to 8-bit grey (0..65535 -> 0..255); others as they are."""
+    bits = WIDE_MODES.get(image.mode)
+    if bits is None:
+        return image
+    values = np.asarray(image, dtype=np.float64) * 255 / (2**bits - 1)
+    return Image.fromarray(values.round().clip(0, 255).astype(np.uint8), mode="L")
 
 
 def read_images(files: list[Path], channels: int, resolution: int, desc: str = "reading images"):
     """(N x channels x resolution x resolution floats in [-1, 1], the files that were read). An unreadable
     file is named in one warning line on stderr and skipped."""
-    images, kept = [], []
-    for f in tqdm(files, desc=desc, leave=False, mininterval=5):
+    images, kept, skipped = [], [], []
+    for f in tqdm(files, desc=desc, mininterval=5):
         try:
             images.append(read_image(f, channels, resolution))
         except Exception as err:  # truncated, corrupt or not really an image
-            tqdm.write(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}", file=sys.stderr)
+            skipped.append(f"warning: skipping unreadable image {f}: {type(err).__name__}: {err}")
             continue
         kept.append(f)
+    for line in skipped:  # once the bar has ended its line, so that no warning lands inside it
+        print(line, file=sys.stderr)
     x = to_unit_range(torch.cat(images), channels, resolution) if images else torch.empty(0)
     return x, kept
 

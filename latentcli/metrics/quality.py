@@ -100,23 +100,31 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
 
 
 @torch.no_grad()
-def quality_scores(classifier: FeatureClassifier, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+def quality_scores(classifier: FeatureClassifier, real: torch.Tensor, fake: torch.Tensor,
+                   kid_subset: int = 1000) -> dict[str, float | None]:
+    """kid_std: the spread of KID over 50 random subsets of kid_subset items; None with fewer than twice that
+    many items, where the subsets would be (nearly) the whole set each time and their spread meaningless."""
     fid = FrechetInceptionDistance(feature=classifier, reset_real_features=True)
+    n = min(len(real), len(fake))
+    subset = min(kid_subset, n)
+    several = n >= 2 * subset
     with warnings.catch_warnings():  # it warns that it keeps all features: a few thousand 128-d vectors here
         warnings.simplefilter("ignore", UserWarning)
-        kid = KernelInceptionDistance(feature=classifier, subset_size=min(1000, len(real), len(fake)), subsets=50)
+        kid = KernelInceptionDistance(feature=classifier, subset_size=subset, subsets=50 if several else 1)
     for part in real.split(1024):
         fid.update(part, real=True)
         kid.update(part, real=True)
     for part in fake.split(1024):
         fid.update(part, real=False)
         kid.update(part, real=False)
-    kid_mean, kid_std = kid.compute()
+    with warnings.catch_warnings():  # the std of one subset is undefined and warned about; it is not reported
+        warnings.simplefilter("ignore", UserWarning)
+        kid_mean, kid_std = kid.compute()
     features = [torch.cat([classifier(part) for part in s.split(1024)]) for s in (real, fake)]
     precision, recall = precision_recall(*features)
     probs = torch.cat([classifier.logits(part).softmax(1) for part in fake.split(1024)])
     kl = (probs * (probs.clamp(min=1e-12).log() - probs.mean(0, keepdim=True).clamp(min=1e-12).log())).sum(1)
-    return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std),
+    return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std) if several else None,
             "precision": precision, "recall": recall, "inception_score": float(kl.mean().exp())}
 
 
