@@ -73,3 +73,18 @@ def test_alice_score_is_five_for_a_balanced_sample_at_the_centres():
     balanced_splits = torch.from_numpy(np.tile(alice.MEANS_X, (20, 1)))  # every split of 10 holds each class twice
     assert alice.inception_score(balanced_splits) == pytest.approx(5.0, rel=1e-6)
     assert alice.inception_score(samples) < 5.0
+
+
+def test_alice_shared_adam_clock_uses_the_shared_step_count_in_the_bias_corrections():
+    alice = load("alice_toy.py")
+    import torch
+
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=1.0, betas=(0.5, 0.999))
+    p.grad = torch.ones(1)
+    opt.step()  # own step 1: m = 0.5, v = 0.001, p = -1
+    alice.set_adam_clock(opt, 5)  # five steps of the other optimizer happened meanwhile: this is step 6
+    opt.step()
+    m, v = 0.5 * 0.5 + 0.5, 0.999 * 0.001 + 0.001
+    expected = -1.0 - (m / (1 - 0.5 ** 6)) / (math.sqrt(v / (1 - 0.999 ** 6)) + 1e-8)
+    assert float(p.detach()) == pytest.approx(expected, rel=1e-5)

@@ -69,6 +69,18 @@ def inception_score(samples: torch.Tensor, splits: int = 10) -> float:
     return float(np.mean(scores))
 
 
+def set_adam_clock(optimizer: torch.optim.Adam, t: int) -> None:
+    """Makes the next step() use bias corrections for step t + 1. TF1 keeps ONE beta-power pair per
+    AdamOptimizer object and ALICE_l2.py uses one object for both ops, so its bias corrections count the
+    steps of D and G/E together (6 per iteration): D's steps come out up to sqrt(6) times larger than
+    with a clock of its own (still 1.1 times at the end of the 1,600 D steps)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p)
+            if state and "step" in state:
+                state["step"].fill_(t)
+
+
 def bce(logits: torch.Tensor, label: float) -> torch.Tensor:
     return nn.functional.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
 
@@ -79,6 +91,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--steps", type=int, help="stop after this many iterations (1 D + 5 G/E steps each)")
+    parser.add_argument("--adam-clock", choices=["shared", "separate"], default="shared",
+                        help="shared: TF1's one AdamOptimizer for D and G/E, as ALICE_l2.py; separate: PyTorch's usual")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", help="append one JSON line of results to this file")
@@ -101,7 +115,15 @@ def main() -> None:
     def d_logit(x, z):
         return D(torch.cat([x, z], 1)).squeeze(1)
 
-    start, iterations = time.time(), 0
+    start, iterations, adam_steps = time.time(), 0, 0
+
+    def step(optimizer: torch.optim.Adam) -> None:
+        nonlocal adam_steps
+        if args.adam_clock == "shared":
+            set_adam_clock(optimizer, adam_steps)
+        optimizer.step()
+        adam_steps += 1
+
     for _ in range(args.epochs):
         if args.steps is not None and iterations >= args.steps:
             break
@@ -120,7 +142,7 @@ def main() -> None:
             d_loss = bce(d_logit(x, fake_z), 1.0) + bce(d_logit(fake_x, z), 0.0)
             opt_d.zero_grad()
             d_loss.backward()
-            opt_d.step()
+            step(opt_d)
             # five generator/encoder steps on the same minibatch, fresh noise each time
             for _ in range(5):
                 p_x, q_z = G(z), E(x)
@@ -131,7 +153,7 @@ def main() -> None:
                     g_loss = g_loss + args.lam * (cost_x + cost_z)
                 opt_ge.zero_grad()
                 g_loss.backward()
-                opt_ge.step()
+                step(opt_ge)
             iterations += 1
     seconds = time.time() - start
 
@@ -140,7 +162,7 @@ def main() -> None:
         icp = inception_score(G(z_test).double())
         icp_true = inception_score(x_test.double())
     metrics = {"mse": min(mse, MSE_CAP), "mse_raw": mse, "icp": icp, "icp_true_x": icp_true}
-    record = {"script": "alice_toy", "config": f"lam={args.lam:g} epochs={args.epochs} steps={iterations}",
+    record = {"script": "alice_toy", "config": f"lam={args.lam:g} adam_clock={args.adam_clock} epochs={args.epochs} steps={iterations}",
               "args": vars(args), "seed": args.seed, "steps": iterations, "seconds": round(seconds, 2),
               "steps_per_s": round(iterations / max(seconds, 1e-9), 2), "metrics": metrics}
     print(f"{iterations / max(seconds, 1e-9):.1f} iterations/s; MSE {mse:.4f}, ICP {icp:.3f} (true x {icp_true:.3f})")
