@@ -18,6 +18,7 @@ import pytest
 
 from conftest import TINY_TOY, run_cli, run_task
 from latentcli.engine import checkpoint as ckpt_io
+from test_trainer import assert_same_state
 
 pytestmark = pytest.mark.slow
 RUN = ["model=alice", *TINY_TOY, "trainer.max_steps=10"]
@@ -224,3 +225,29 @@ def test_readme_budget_for_your_own_images_runs_as_written(tmp_path):
              f"hydra.run.dir={tmp_path / 'run'}")
     config = ckpt_io.load(tmp_path / "run" / "checkpoints" / "last.ckpt")["config"]
     assert (config["dataset"]["resolution"], config["dataset"]["channels"], config["model"]["width"]) == (32, 1, 32)
+
+
+def test_a_damaged_last_checkpoint_falls_back_to_the_newest_readable_one(tmp_path, capsys):
+    from latentcli.cli import main
+
+    args = ["train", "model=gan", *TINY_TOY, "trainer.max_steps=25", "trainer.checkpoint_every=10"]
+    run_task(*args, f"hydra.run.dir={tmp_path / 'straight'}")
+    run = tmp_path / "torn"
+    run_task(*args, "trainer.max_steps=22", f"hydra.run.dir={run}")  # step-10, step-20, last.ckpt at 22
+    last = run / "checkpoints" / "last.ckpt"
+    data = bytearray(last.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte inside a tensor: torch alone would load it
+    last.write_bytes(bytes(data))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", f"ckpt={last}", f"hydra.run.dir={tmp_path / 'ev'}"])
+    assert exit_.value.code == 2 and capsys.readouterr().err.strip() == (
+        f"latentcli evaluate: error: cannot read checkpoint {last}: damaged (its content does not match the "
+        f"checksum written with it)")
+    run_task(*args, "resume=auto", f"hydra.run.dir={run}")
+    assert capsys.readouterr().err.strip() == (f"warning: {last} is damaged; resuming from "
+                                               f"{run / 'checkpoints' / 'step-00000020.ckpt'} (step 20) instead")
+    straight = ckpt_io.load(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    resumed = ckpt_io.load(last)
+    assert resumed["step"] == 25
+    assert_same_state(straight, resumed)

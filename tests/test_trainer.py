@@ -161,7 +161,7 @@ def test_interrupted_write_leaves_the_old_checkpoint(tmp_path, monkeypatch):
     ckpt_io.save_atomic({"format_version": 1, "step": 1}, path)
 
     def crash_midway(obj, f, *args, **kwargs):
-        Path(f).write_bytes(b"half a checkpoint")
+        f.write(b"half a checkpoint")
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", crash_midway)

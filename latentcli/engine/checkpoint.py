@@ -10,10 +10,13 @@ Layout (FORMAT_VERSION 1):
     ema             EMA model state_dict or None
     scaler          GradScaler state_dict or None
     rng             {"python", "numpy", "torch", "cuda"} generator states at `step`
+    checksum        SHA-256 of all the above (see content_digest): torch's zip format does not check its
+                    CRCs on load, so without it a flipped or torn byte inside a tensor loads silently
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from pathlib import Path
@@ -28,7 +31,10 @@ FORMAT_VERSION = 1
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:
-    """Writes `obj` to `path` so that a crash at any moment leaves either the old file or the new one."""
+    """Writes `obj` to `path` so that a crash at any moment leaves either the old file or the new one.
+    A checkpoint (a dict with format_version) gets its checksum added."""
+    if "format_version" in obj:
+        obj = {**obj, "checksum": content_digest(obj)}
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         torch.save(obj, f)  # a file object, not a path: the archive's inner name is then fixed, not the temp name
 
@@ -46,12 +52,55 @@ def load(path: str | Path, map_location="cpu") -> dict:
                         f"({type(err).__name__}: {first_line})") from err
     if not isinstance(ckpt, dict) or "format_version" not in ckpt:
         raise UserError(f"{path} is not a latentcli checkpoint (no format_version)")
+    if "checksum" in ckpt and ckpt["checksum"] != content_digest(ckpt):
+        raise UserError(f"cannot read checkpoint {path}: damaged (its content does not match the checksum "
+                        f"written with it)")
     if ckpt["format_version"] > FORMAT_VERSION:
         raise UserError(
             f"{path} has checkpoint format {ckpt['format_version']}, newer than this latentcli "
             f"understands ({FORMAT_VERSION}): upgrade latentcli"
         )
     return ckpt
+
+
+def content_digest(obj) -> str:
+    """SHA-256 over every value in `obj` (tensors by dtype, shape and bytes), the key "checksum" aside."""
+    digest = hashlib.sha256()
+
+    def feed(value) -> None:
+        if isinstance(value, torch.Tensor):
+            flat = value.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"tensor {value.dtype} {tuple(value.shape)};".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            keys = sorted((k for k in value if k != "checksum"), key=str)
+            digest.update(f"dict {len(keys)};".encode())
+            for key in keys:
+                digest.update(f"{key!r}:".encode())
+                feed(value[key])
+        elif isinstance(value, (list, tuple)):  # a tuple may come back as a list: the same content
+            digest.update(f"list {len(value)};".encode())
+            for item in value:
+                feed(item)
+        else:
+            digest.update(f"{value!r};".encode())
+
+    feed(obj)
+    return digest.hexdigest()
+
+
+def newest_readable(directory: Path) -> tuple[dict, Path]:
+    """(checkpoint, its path): last.ckpt, else the newest step-N.ckpt that reads back whole. The first
+    file's error is raised when none does."""
+    found = sorted(((int(m.group(1)), p) for p in directory.glob("step-*.ckpt")
+                    if (m := _PERIODIC.match(p.name))), reverse=True)
+    first_error = None
+    for path in [directory / "last.ckpt", *(p for _, p in found)]:
+        try:
+            return load(path), path
+        except UserError as err:
+            first_error = first_error or err
+    raise first_error
 
 
 def model_weights(ckpt: dict) -> dict:

@@ -82,7 +82,7 @@ def _resume_state(cfg, out: Path) -> dict | None:
         if not last.exists():
             print(f"resume=auto: no checkpoint in {out}: starting a new run")
             return None
-        return ckpt_io.load(last)
+        return _newest_readable(last)
     if not cfg.resume:
         if last.exists():
             raise UserError(f"{out} already holds a run: continue it with resume=true (or resume=auto), "
@@ -91,7 +91,15 @@ def _resume_state(cfg, out: Path) -> dict | None:
     if not last.exists():
         raise UserError(f"resume=true but {last} does not exist: point hydra.run.dir at the run to continue "
                         f"(resume=auto starts a new run there instead)")
-    return ckpt_io.load(last)
+    return _newest_readable(last)
+
+
+def _newest_readable(last: Path) -> dict:
+    """last.ckpt, or where it is damaged (a torn write, a full disk) the newest step-N.ckpt that reads back."""
+    state, path = ckpt_io.newest_readable(last.parent)
+    if path != last:
+        print(f"warning: {last} is damaged; resuming from {path} (step {state['step']}) instead", file=sys.stderr)
+    return state
 
 
 def _record_resume(out: Path, step: int) -> None:
