@@ -51,7 +51,8 @@ def task_help(task: str) -> str:
 
     root = Path(config_dir())
     defaults = [entry for entry in OmegaConf.load(root / f"{task}.yaml").defaults if entry != "_self_"]
-    groups = [(group, choice) for entry in defaults for group, choice in entry.items()]
+    groups = [(group, choice) for entry in defaults for group, choice in entry.items()
+              if not group.startswith("override ")]  # Hydra's own groups (hydra/job_logging) are not the task's
     lines = [f"latentcli {task}: {TASKS[task]}", "",
              f"usage: latentcli {task} [GROUP=OPTION ...] [KEY=VALUE ...] [-m] [--cfg job] [--help]", "",
              "config groups (GROUP=OPTION):"]
@@ -68,12 +69,25 @@ def task_help(task: str) -> str:
     return "\n".join(lines)
 
 
+def _expand_home(arg: str) -> str:
+    """key=~/dir -> key=/home/me/dir. Hydra's override grammar rejects a bare ~ in a value, and no shell
+    expands it after `key=`; a quoted '~/dir' reaches the task, whose path options expand it."""
+    key, sep, value = arg.partition("=")
+    if not sep or not value.startswith("~") or key.startswith("-"):
+        return arg
+    path = os.path.expanduser(value)
+    if all(c.isalnum() or c in "/._-+" for c in path):
+        return f"{key}={path}"
+    return f"{key}='" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _run_hydra(task: str, hydra_args: list[str]) -> None:
     import hydra
     from omegaconf import OmegaConf
 
-    from latentcli.errors import UserError
     from latentcli.overrides import check_overrides
+    from latentcli.tasks.common import run_dir
+    from latentcli.tasks.run_folder import RunFolder
 
     module = importlib.import_module(f"latentcli.tasks.{task}")
     if not OmegaConf.has_resolver("latentcli_help"):  # each task's hydra.help.template calls it
@@ -81,12 +95,9 @@ def _run_hydra(task: str, hydra_args: list[str]) -> None:
 
     @hydra.main(config_path=config_dir(), config_name=task, version_base="1.3")
     def entry(cfg):
-        try:
+        with RunFolder(run_dir(), task):  # prints a UserError as one line; undoes a refused command
             check_overrides(task, cfg)
             return module.run(cfg)
-        except UserError as err:
-            print(f"latentcli {task}: error: {err}", file=sys.stderr)
-            sys.exit(getattr(err, "exit_code", 2))
 
     sys.argv = ["latentcli", *hydra_args]  # the name shell completion registers
     try:
@@ -134,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latentcli: unknown task {task!r}; valid tasks: {', '.join(TASKS)} (see latentcli --help)",
               file=sys.stderr)
         return 2
-    _run_hydra(task, rest)
+    try:
+        _run_hydra(task, [_expand_home(arg) for arg in rest])
+    except KeyboardInterrupt:  # outside a task (which says what it saved): starting up, or between sweep jobs
+        print(f"latentcli {task}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -1,6 +1,7 @@
 """`latentcli evaluate sweep=DIR`: the summary of a multirun directory's evaluations. One row per
-configuration (the overrides that differ between runs, seed aside), mean and standard deviation over
-its seeds for every numeric metric; as CSV, as Markdown, and a bar plot of one metric."""
+configuration (the settings stored in the runs' checkpoints that differ between runs, seed aside, and
+the inversion method), mean and standard deviation over its seeds for every numeric metric; as CSV, as
+Markdown, and a bar plot of one metric. Runs on different datasets get one summary each."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import csv
 import io
 import statistics
 from pathlib import Path
-
-from omegaconf import OmegaConf
 
 from latentcli import viz
 from latentcli.errors import UserError
@@ -33,28 +32,44 @@ def job_order(run: Path) -> tuple[int, str]:
     return (int(number) if number.isdigit() else -1, run.name)
 
 
-def run_overrides(run: Path) -> dict[str, str]:
-    """The command-line overrides a sweep job ran with (its .hydra/overrides.yaml), hydra.* aside, and
-    checkpoint paths aside (model.generator_ckpt names an input, not a setting to group by)."""
-    path = run / ".hydra" / "overrides.yaml"
-    if not path.is_file():
-        return {"run": run.name}
-    pairs = [str(item).split("=", 1) for item in OmegaConf.load(path)]
-    return {k.lstrip("+~"): v for k, v in (p for p in pairs if len(p) == 2)
-            if not k.startswith("hydra") and not k.endswith("ckpt")}
+# Settings that do not change what a run learns: runs that differ only in these are one configuration.
+NOT_SETTINGS = {"seed", "resume", "trainer.max_seconds", "trainer.progress", "trainer.tensorboard",
+                "trainer.log_every", "trainer.sample_every", "trainer.checkpoint_every",
+                "trainer.checkpoint_every_seconds", "trainer.keep_checkpoints", "trainer.num_workers",
+                "trainer.device", "trainer.compile", "dataset.data_dir", "dataset.download"}
+SHORT = {"model.name": "model", "dataset.name": "dataset"}
 
 
-def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str) -> list[dict]:
-    """results: (overrides, metrics) per run. Writes summary.csv, summary.md, summary.png; returns the rows."""
-    keys = sorted({k for overrides, _ in results for k in overrides})
-    varying = [k for k in keys if k != "seed" and len({o.get(k) for o, _ in results}) > 1]
-    if not varying:  # one configuration: label it by its own overrides
-        varying = [k for k in keys if k != "seed"]
+def run_settings(config: dict) -> dict[str, str]:
+    """The configuration a run trained with, from the config stored in its checkpoint (its command line
+    may be a resume's): {dotted key: value as text}, seeds, data locations, input checkpoints (a
+    regressor's generator_ckpt) and settings that do not change the result aside."""
+    return {SHORT.get(k, k): str(v) for k, v in flatten(config).items()
+            if k not in NOT_SETTINGS and not k.endswith("ckpt")}
+
+
+def split_by_dataset(results: list[tuple[dict, dict]]) -> dict[str, list[tuple[dict, dict]]]:
+    """{dataset name: its results}: runs on different data are never compared in one table."""
+    groups: dict[str, list] = {}
+    for settings, metrics in results:
+        groups.setdefault(settings.get("dataset", ""), []).append((settings, metrics))
+    return groups
+
+
+def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str, stem: str = "summary") -> list[dict]:
+    """results: (settings, metrics) per run. Writes STEM.csv, STEM.md, STEM.png; returns the rows.
+
+    A row is a configuration (the settings that differ between runs, the inversion method among them),
+    with mean and std over its runs. STEM.csv has every column; STEM.md lists the columns that are the
+    same in every row once above the table instead of repeating them."""
+    keys = list(dict.fromkeys(k for settings, _ in results for k in settings))
+    # a key only some models have (model.lambda) is no difference by itself: their names differ already
+    varying = [k for k in keys if len({s[k] for s, _ in results if k in s}) > 1]
     groups: dict[tuple, list[dict]] = {}
-    for overrides, metrics in results:
+    for settings, metrics in results:
         numbers = {k: float(v) for k, v in flatten(metrics).items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        groups.setdefault(tuple(overrides.get(k, "") for k in varying), []).append(numbers)
+        groups.setdefault(tuple(settings.get(k, "") for k in varying), []).append(numbers)
     names = sorted({k for runs in groups.values() for r in runs for k in r})
     rows = []
     for config, runs in groups.items():
@@ -70,18 +85,25 @@ def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str) -> 
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
-    write_text(out / "summary.csv", buffer.getvalue())
-    shown = varying + ["runs"] + [n for n in names if f"{n} mean" in columns]
-    lines = ["| " + " | ".join(shown) + " |", "|" + " --- |" * len(shown)]
-    for row in rows:
-        cells = [str(row.get(k, "")) for k in varying + ["runs"]]
-        cells += [f"{row[f'{n} mean']:.4g} ± {row[f'{n} std']:.2g}" if f"{n} mean" in row else ""
-                  for n in names if f"{n} mean" in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    write_text(out / "summary.md", "\n".join(lines) + "\n")
+    write_text(out / f"{stem}.csv", buffer.getvalue())
+    write_text(out / f"{stem}.md", _markdown(rows, varying, names, results[0][0]))
     if f"{main_metric} mean" in columns:
         labels = [", ".join(f"{k}={row[k]}" for k in varying) or "all" for row in rows]
-        viz.save_bar_plot(out / "summary.png", labels, [row.get(f"{main_metric} mean", 0) for row in rows],
+        viz.save_bar_plot(out / f"{stem}.png", labels, [row.get(f"{main_metric} mean", 0) for row in rows],
                           [row.get(f"{main_metric} std", 0) for row in rows], ylabel=main_metric,
                           title=f"{main_metric}: mean and std over seeds")
     return rows
+
+
+def _markdown(rows: list[dict], varying: list[str], names: list[str], settings: dict) -> str:
+    cells = {k: [str(row.get(k, "")) for row in rows] for k in varying + ["runs"]}
+    for n in names:
+        cells[n] = [f"{row[f'{n} mean']:.4g} ± {row[f'{n} std']:.2g}" if f"{n} mean" in row else "" for row in rows]
+    same = {k: v[0] for k, v in cells.items() if len(set(v)) == 1 and (len(rows) > 1 or k not in names)}
+    same = {**{k: settings[k] for k in ("dataset", "model", "inference") if k in settings and k not in varying},
+            **same}
+    shown = [k for k in cells if k not in same]
+    lines = ["Same in every row: " + ", ".join(f"{k} = {v}" for k, v in same.items()), ""] if same else []
+    lines += ["| " + " | ".join(shown) + " |", "|" + " --- |" * len(shown)]
+    lines += ["| " + " | ".join(cells[k][i] for k in shown) + " |" for i in range(len(rows))]
+    return "\n".join(lines) + "\n"

@@ -59,9 +59,9 @@ def test_sweep_summary_over_two_seeds(tmp_path):
              "inference.progress=false", "device=cpu", f"hydra.run.dir={out}")
     lines = (out / "summary.csv").read_text().splitlines()
     header = lines[0].split(",")
-    assert len(lines) == 3 and header[:2] == ["model", "runs"]  # one row per model; seeds averaged
+    assert len(lines) == 3 and header[:3] == ["model", "inference", "runs"]  # one row per model; seeds averaged
     assert "modes.modes_covered mean" in header and "modes.modes_covered std" in header
-    assert all(line.split(",")[1] == "2" for line in lines[1:])
+    assert all(line.split(",")[2] == "2" for line in lines[1:])
     assert (out / "summary.md").exists() and (out / "summary.png").exists()
     assert len(list(out.glob("*/metrics.json"))) == 4
 

@@ -16,7 +16,7 @@ def load_images(path, shape: list[int]):
 
     return _load(path, shape)
 
-DATASETS = ("ring8", "grid25", "digits", "shapes", "fashion_mnist", "mnist", "cifar10", "svhn", "celeba",
+DATASETS = ("ring8", "grid25", "alice5", "digits", "shapes", "fashion_mnist", "mnist", "cifar10", "svhn", "celeba",
             "image_folder")
 
 
@@ -57,7 +57,7 @@ def _only_classes(data: DataBundle, classes: list[int]) -> DataBundle:
 
 def _load(cfg) -> DataBundle:
     name = cfg.name
-    if name in ("ring8", "grid25"):
+    if name in ("ring8", "grid25", "alice5"):
         from latentcli.data.toy import load_toy
 
         return load_toy(name, n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.get("data_seed", 0))

@@ -1,4 +1,5 @@
-"""2-D Gaussian mixtures from PacGAN (Lin et al. 2018): ring8 and grid25, raw coordinates."""
+"""2-D Gaussian mixtures, raw coordinates: ring8 and grid25 from PacGAN (Lin et al. 2018), alice5 from ALICE
+(Li et al. 2017, toy_data/ALICE_l2.py: 5 modes at (0, 0) and (+-2, +-2), variance 0.04)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ def mode_centres(name: str) -> tuple[torch.Tensor, float]:
     if name == "grid25":
         axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
         return torch.cartesian_prod(axis, axis), 0.05
+    if name == "alice5":  # ALICE's code calls 0.04 std_x but uses it as the variance: std 0.2
+        return torch.tensor([[0.0, 0.0], [2.0, 2.0], [-2.0, -2.0], [2.0, -2.0], [-2.0, 2.0]]), 0.2
     raise ValueError(f"unknown toy mixture {name!r}")
 
 

@@ -29,13 +29,13 @@ FORMAT_VERSION = 1
 
 def save_atomic(obj: dict, path: str | Path) -> None:
     """Writes `obj` to `path` so that a crash at any moment leaves either the old file or the new one."""
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)  # a file object, not a path: the archive's inner name is then fixed, not the temp name
 
 
 def load(path: str | Path, map_location="cpu") -> dict:
     """Reads a checkpoint with weights_only=True; any problem becomes one clear UserError."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:

@@ -30,9 +30,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from latentcli.engine import checkpoint as ckpt_io
-from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_device
+from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_device, use_deterministic_algorithms
 from latentcli.engine.logging import MetricsLogger
 from latentcli.errors import UserError
+
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 class DivergedError(UserError):
@@ -48,11 +51,15 @@ class TrainerConfig:
     device: str = "auto"
     precision: str = "auto"  # auto | 32 | bf16 | fp16 (mixed precision only on CUDA)
     compile: bool = False
+    compile_mode: str = "default"  # torch.compile mode; "reduce-overhead" captures CUDA graphs (small MLPs)
+    channels_last: bool = False  # NHWC memory layout for conv nets (faster convolutions on tensor cores)
+    deterministic: bool = False  # deterministic CUDA kernels, so that resume is exact on a GPU too (slower)
     grad_clip: float | None = None  # max gradient norm per optimiser
     ema_decay: float | None = None  # EMA of all model weights, used for sampling and inversion
     log_every: int = 50
     sample_every: int = 500  # calls on_periodic (sample grids) every N steps and at the end
     checkpoint_every: int = 1000
+    checkpoint_every_seconds: float | None = None  # also save this often: a preempted job loses at most this
     keep_checkpoints: int = 3  # periodic step-N.ckpt files kept besides last.ckpt
     num_workers: int = 0
     progress: bool = True
@@ -65,6 +72,8 @@ class TrainerConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise UserError(f"unknown trainer option(s) {unknown}; known: {sorted(known)}")
+        if values.get("compile_mode", "default") not in COMPILE_MODES:
+            raise UserError(f"trainer.compile_mode={values['compile_mode']!r} is not one of {', '.join(COMPILE_MODES)}")
         return cls(**values)
 
 
@@ -98,6 +107,8 @@ class Trainer:
         self.on_periodic = on_periodic
         self.desc = desc
         self.device = pick_device(cfg.device)
+        if cfg.deterministic:
+            use_deterministic_algorithms()
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         self._stop_signal: str | None = None
 
@@ -114,6 +125,8 @@ class Trainer:
         """Optimises `model` on the batches `make_batches(start_step)` yields, from `resume` if given."""
         cfg = self.cfg
         model.to(self.device)
+        if cfg.channels_last:
+            model.to(memory_format=torch.channels_last)  # only 4-D weights (convolutions) change layout
         model.train()
         optimizers = model.optimizers()
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
@@ -125,7 +138,11 @@ class Trainer:
             step = self._restore(resume, model, optimizers, ema, scaler)
         if cfg.compile:
             for net in model.children():
-                net.compile()
+                net.compile(mode=cfg.compile_mode)
+        # CUDA graphs (compile_mode=reduce-overhead) reuse their output memory each step; marking the
+        # step boundary tells them when the previous step's outputs are no longer needed
+        mark_step = cfg.compile and cfg.compile_mode in ("reduce-overhead", "max-autotune")
+        self._watch = _FiniteWatch(list(optimizers), self.device)
 
         logger = None
         if self.run_dir is not None:
@@ -135,7 +152,7 @@ class Trainer:
         running_count = 0
         last_logs: dict[str, float] = {}
         stopped_by = "max_steps"
-        start = time.monotonic()
+        start = saved_at = time.monotonic()
         bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc, disable=not cfg.progress,
                    dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
         try:
@@ -147,7 +164,9 @@ class Trainer:
                     if cfg.max_seconds is not None and time.monotonic() - start >= cfg.max_seconds:
                         stopped_by = "max_seconds"
                         break
-                    batch = to_device(next(batches), self.device)
+                    batch = to_device(next(batches), self.device, channels_last=cfg.channels_last)
+                    if mark_step:
+                        torch.compiler.cudagraph_mark_step_begin()
                     logs = self._step(model, optimizers, scaler, batch, step)
                     scaler.update()
                     if ema is not None:
@@ -157,6 +176,7 @@ class Trainer:
                         running[name] = running.get(name, 0.0) + value
                     running_count += 1
                     if step % cfg.log_every == 0 or step == cfg.max_steps:
+                        self._check_finite()  # the one host sync of the loop: once per log_every steps
                         last_logs = {k: float(v) / running_count for k, v in running.items()}
                         running, running_count = {}, 0
                         if logger is not None:
@@ -165,8 +185,11 @@ class Trainer:
                     bar.update(1)
                     if self.on_periodic is not None and step % cfg.sample_every == 0:
                         self._with_ema(model, ema, lambda: self.on_periodic(step))
-                    if self.run_dir is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                    due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
+                    late = cfg.checkpoint_every_seconds and time.monotonic() - saved_at >= cfg.checkpoint_every_seconds
+                    if self.run_dir is not None and (due or late):
                         self._save(step, model, optimizers, ema, scaler, periodic=True)
+                        saved_at = time.monotonic()
                     if hasattr(model, "converged") and model.converged():
                         stopped_by = "converged"
                         break
@@ -176,6 +199,7 @@ class Trainer:
             bar.close()
             if logger is not None:
                 logger.close()
+        self._check_finite()
         if self.run_dir is not None:
             self._save(step, model, optimizers, ema, scaler, periodic=False)
         if self.on_periodic is not None and step % cfg.sample_every != 0:
@@ -193,8 +217,7 @@ class Trainer:
             if item is None:
                 return logs
             name, loss, item_logs = item
-            if not torch.isfinite(loss):
-                raise DivergedError(self._diverged_message(step + 1, name, loss))
+            self._watch.record(name, loss, step + 1)
             optimizer = optimizers[name]
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -211,12 +234,17 @@ class Trainer:
             for key, value in item_logs.items():
                 logs[key] = value.detach().float()
 
-    def _diverged_message(self, step: int, name: str, loss: torch.Tensor) -> str:
+    def _check_finite(self) -> None:
+        """Raises DivergedError if any loss since the start was NaN or infinite (reads the device once)."""
+        bad = self._watch.first_bad()
+        if bad is None:
+            return
+        name, loss, step = bad
         where = ""
         if self.run_dir is not None:
             last = self.checkpoint_dir / "last.ckpt"
             where = f"; last good checkpoint: {last}" if last.exists() else "; no checkpoint was saved before it"
-        return f"loss for optimizer '{name}' became {loss.item()} at step {step}: stopped{where}"
+        raise DivergedError(f"loss for optimizer '{name}' became {loss} at step {step}: stopped{where}")
 
     def _with_ema(self, model, ema, fn) -> None:
         """Runs fn (sampling) with the EMA weights swapped in, then puts the live weights back."""
@@ -231,6 +259,7 @@ class Trainer:
             model.load_state_dict(live)
 
     def _save(self, step, model, optimizers, ema, scaler, periodic: bool) -> None:
+        self._check_finite()  # weights made after a non-finite loss are never saved
         state = {
             "format_version": ckpt_io.FORMAT_VERSION,
             **self.checkpoint_meta,
@@ -263,6 +292,31 @@ class Trainer:
             scaler.load_state_dict(state["scaler"])
         ckpt_io.set_rng_state(state["rng"])
         return int(state["step"])
+
+
+class _FiniteWatch:
+    """Remembers, on the device, the first non-finite loss: its step, value and optimiser.
+
+    Asking `torch.isfinite(loss)` in a Python `if` every step would make the host wait for the GPU
+    every step; here each loss only adds a few device operations and the host reads the record when
+    it logs or saves.
+    """
+
+    def __init__(self, names: list[str], device: torch.device):
+        self.names = names
+        self.step = torch.zeros((), dtype=torch.long, device=device)  # 0: every loss so far was finite
+        self.loss = torch.zeros((), device=device)
+        self.which = torch.zeros((), dtype=torch.long, device=device)
+
+    def record(self, name: str, loss: torch.Tensor, step: int) -> None:
+        first = (self.step == 0) & ~torch.isfinite(loss.detach())
+        self.step = torch.where(first, step, self.step)
+        self.loss = torch.where(first, loss.detach().float(), self.loss)
+        self.which = torch.where(first, self.names.index(name), self.which)
+
+    def first_bad(self) -> tuple[str, float, int] | None:
+        step = int(self.step)
+        return None if step == 0 else (self.names[int(self.which)], self.loss.item(), step)
 
 
 class _CatchStopSignals:

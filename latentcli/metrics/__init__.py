@@ -9,4 +9,7 @@ METRICS = {
     "anomaly": ("anomaly", "one-class anomaly detection (train with dataset.classes=[c]): AUROC, AUPRC, ROC"),
     "modes": ("modes", "mode coverage and high-quality fraction of samples on the 2-D mixtures ring8, grid25"),
     "compression": ("compression", "latents quantised to a few bits per dimension against JPEG: rate-distortion"),
+    "pacgan": ("pacgan", "PacGAN's mode-collapse protocol on 2-D mixtures: modes, high quality, reverse KL"),
+    "veegan": ("veegan", "VEEGAN's mode-collapse protocol on 2-D mixtures: modes, high-quality fraction"),
+    "alice": ("alice", "ALICE's toy protocol: reconstruction MSE of G(E(x)) and the toy inception score"),
 }

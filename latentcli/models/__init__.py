@@ -9,13 +9,15 @@ from latentcli.models.alice import ALICE
 from latentcli.models.base import LatentModel, NoEncoderError
 from latentcli.models.bigan import BiGAN
 from latentcli.models.gan import GAN
+from latentcli.models.nets import init_weights
 from latentcli.models.regressor import Regressor
 from latentcli.models.vae import VAE
 from latentcli.models.vaegan import VAEGAN
+from latentcli.models.veegan import VEEGAN
 
 MODELS: dict[str, type[LatentModel]] = {
     "gan": GAN, "bigan": BiGAN, "ali": ALI, "alice": ALICE, "vae": VAE, "vaegan": VAEGAN, "aae": AAE,
-    "regressor": Regressor,
+    "veegan": VEEGAN, "regressor": Regressor,
 }
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model"]
@@ -24,4 +26,6 @@ __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model"]
 def build_model(cfg, info) -> LatentModel:
     if cfg.name not in MODELS:
         raise UserError(f"unknown model {cfg.name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[cfg.name](cfg, info)
+    model = MODELS[cfg.name](cfg, info)
+    init_weights(model, cfg.get("init", "default"), float(cfg.get("init_std", 0.02)))
+    return model

@@ -21,6 +21,19 @@ class AdversarialLoss:
         if self.kind not in KINDS:
             raise UserError(f"model.loss={self.kind!r} is not one of {', '.join(KINDS)}")
         self.gp_weight = float(cfg.get("gp_weight", 10.0))
+        # One trainer step: d_steps updates of D, then g_steps of the other players, on the same batch
+        # (ALICE's code: 1 and 5). "simultaneous" takes both players' gradients at the same weights, as
+        # the ALI and PacGAN code (Blocks) do; "alternating" computes the generator's loss after D's update.
+        self.d_steps = int(cfg.get("d_steps", 1))
+        self.g_steps = int(cfg.get("g_steps", 1))
+        updates = cfg.get("updates", "alternating")
+        if updates not in ("alternating", "simultaneous"):
+            raise UserError(f"model.updates={updates!r} is not one of alternating, simultaneous")
+        if self.d_steps < 1 or self.g_steps < 1:
+            raise UserError("model.d_steps and model.g_steps must be >= 1")
+        self.simultaneous = updates == "simultaneous"
+        if self.simultaneous and (self.d_steps, self.g_steps) != (1, 1):
+            raise UserError("model.updates=simultaneous takes one step of each player: set d_steps=g_steps=1")
 
     def discriminator(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         """D's loss: high scores for real inputs, low for generated ones."""
@@ -51,6 +64,21 @@ class AdversarialLoss:
         penalty = self.penalty(discriminator, real, fake)
         return loss + penalty, {"loss_d": loss, "d_real": d_real.mean(), "d_fake": d_fake.mean(), "penalty": penalty}
 
+    def schedule(self, discriminator_item, generator_items):
+        """The (optimizer, loss, logs) items of one trainer step in update order: `discriminator_item` (computed
+        d_steps times by calling it) and then `generator_items`, an iterator that computes each of its g_steps
+        items only when asked, so after the previous update. Simultaneous updates compute both losses first and
+        update G before D (D's loss sees only detached inputs, so G's update does not touch its graph)."""
+        if self.simultaneous:
+            d_item = discriminator_item()
+            yield next(generator_items)
+            yield d_item
+            return
+        for _ in range(self.d_steps):
+            yield discriminator_item()
+        for _ in range(self.g_steps):
+            yield next(generator_items)
+
     def penalty(self, discriminator, real: tuple[torch.Tensor, ...], fake: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """WGAN-GP: (||grad D||_2 - 1)^2 at random points between real and fake inputs; 0 for other losses.
 
@@ -60,7 +88,8 @@ class AdversarialLoss:
         if self.kind != "wgan_gp":
             return real[0].new_zeros(())
         n = len(fake[0])
-        alpha = torch.rand(n, device=fake[0].device)
+        pack = getattr(discriminator, "pack", 1)  # a packed D: one mixing weight and one norm per pack
+        alpha = torch.rand(n // pack, device=fake[0].device).repeat_interleave(pack)
         mixed = []
         for r, f in zip(real, fake):
             if len(r) != n:  # more fakes than reals (VAE-GAN): reuse the real items in turn
@@ -69,5 +98,5 @@ class AdversarialLoss:
             mixed.append((a * r.detach() + (1 - a) * f.detach()).requires_grad_(True))
         scores = discriminator(*mixed)
         grads = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-        norm = torch.cat([g.reshape(n, -1) for g in grads], dim=1).norm(dim=1)
+        norm = torch.cat([g.reshape(n // pack, -1) for g in grads], dim=1).norm(dim=1)
         return self.gp_weight * (norm - 1).pow(2).mean()

@@ -32,6 +32,11 @@ class LatentModel(nn.Module):
         if self.prior not in ("normal", "uniform"):
             raise UserError(f"model.prior={self.prior!r} is not one of normal, uniform")
         self.arch = resolve_arch(cfg.get("arch", "auto"), info.shape)
+        self.pack = int(cfg.get("pack", 1))  # PacGAN's packing of the discriminator's inputs
+        self.g_noise = int(cfg.get("g_noise", 0))  # noise inputs of a stochastic G(z, eps) / E(x, eps)
+        self.e_noise = int(cfg.get("e_noise", 0))
+        if self.pack < 1 or self.g_noise < 0 or self.e_noise < 0:
+            raise UserError("model.pack must be >= 1 and model.g_noise, model.e_noise >= 0")
 
     def require_normal_prior(self) -> None:
         """For models with a KL term to N(0, I) (the VAEs)."""

@@ -21,21 +21,25 @@ class BiGAN(LatentModel):
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.adversarial = AdversarialLoss(cfg)
-        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
+        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth,
+                                         noise=self.g_noise)
         self.encoder = self.build_encoder()
         self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
                                                  joint=True, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False))
+                                                 spectral_norm=cfg.get("spectral_norm", False), pack=self.pack,
+                                                 pieces=int(cfg.get("maxout_pieces", 5)))
 
     def build_encoder(self) -> nn.Module:
-        return build_encoder(self.arch, self.latent_dim, self.info.shape, self.cfg.width, self.cfg.depth)
+        return build_encoder(self.arch, self.latent_dim, self.info.shape, self.cfg.width, self.cfg.depth,
+                             noise=self.e_noise)
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
-        """The encoder's z for x during training (ALI draws it from q(z|x))."""
-        return self.encode(x)
+        """The encoder's z for x during training (ALI draws it from q(z|x); with e_noise, E(x, eps) draws eps)."""
+        z = self.encoder(x)
+        return z.clamp(-1, 1) if self.prior == "uniform" else z
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(x)
+        z = self.encoder(x, noise=False) if self.e_noise else self.encoder(x)  # eps = 0: a deterministic answer
         return z.clamp(-1, 1) if self.prior == "uniform" else z
 
     def extra_losses(self, x, z, x_fake, z_real) -> dict[str, torch.Tensor]:
@@ -52,10 +56,20 @@ class BiGAN(LatentModel):
         x, _ = batch
         z = self.sample_latent(len(x))
         x_fake, z_real = self.generator(z), self.infer(x)
-        yield "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
-        loss_ge = self.adversarial.generator(self.discriminator(x_fake, z), d_real=self.discriminator(x, z_real))
-        logs = {"loss_ge": loss_ge}
-        for name, term in self.extra_losses(x, z, x_fake, z_real).items():
-            loss_ge = loss_ge + term
-            logs[name] = term
-        yield "generator", loss_ge, logs
+
+        def discriminator_item():
+            return "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
+
+        def generator_items():
+            fake, real = x_fake, z_real
+            for i in range(self.adversarial.g_steps):
+                if i:  # the previous update changed G and E: the same x and z through them again
+                    fake, real = self.generator(z), self.infer(x)
+                loss_ge = self.adversarial.generator(self.discriminator(fake, z), d_real=self.discriminator(x, real))
+                logs = {"loss_ge": loss_ge}
+                for name, term in self.extra_losses(x, z, fake, real).items():
+                    loss_ge = loss_ge + term
+                    logs[name] = term
+                yield "generator", loss_ge, logs
+
+        yield from self.adversarial.schedule(discriminator_item, generator_items())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
 from latentcli.models.nets import build_discriminator, build_generator
@@ -11,10 +13,12 @@ class GAN(LatentModel):
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.adversarial = AdversarialLoss(cfg)
-        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
+        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth,
+                                         noise=self.g_noise)
         self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
                                                  joint=False, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False))
+                                                 spectral_norm=cfg.get("spectral_norm", False), pack=self.pack,
+                                                 pieces=int(cfg.get("maxout_pieces", 5)))
 
     def optimizers(self):
         return {
@@ -22,9 +26,28 @@ class GAN(LatentModel):
             "generator": self.adam([self.generator], self.cfg.lr_g),
         }
 
+    def generate_packed(self, z):
+        """G(z) for a packed D: G runs once per pack slot (the j-th item of every pack), as PacGAN's code calls
+        it, so that BatchNorm's batch statistics are over one sample per pack, not over all batch * pack."""
+        if self.pack == 1:
+            return self.generator(z)
+        slots = z.view(len(z) // self.pack, self.pack, *z.shape[1:])
+        return torch.stack([self.generator(slots[:, j]) for j in range(self.pack)], dim=1).flatten(0, 1)
+
     def losses(self, batch):
         x, _ = batch
-        x_fake = self.generator(self.sample_latent(len(x)))
-        yield "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x,), (x_fake,))
-        loss_g = self.adversarial.generator(self.discriminator(x_fake))
-        yield "generator", loss_g, {"loss_g": loss_g}
+        z = self.sample_latent(len(x))
+        x_fake = self.generate_packed(z)
+
+        def discriminator_item():
+            return "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x,), (x_fake,))
+
+        def generator_items():
+            fake = x_fake
+            for i in range(self.adversarial.g_steps):
+                if i:  # the previous update changed G: generate again from the same z
+                    fake = self.generate_packed(z)
+                loss_g = self.adversarial.generator(self.discriminator(fake))
+                yield "generator", loss_g, {"loss_g": loss_g}
+
+        yield from self.adversarial.schedule(discriminator_item, generator_items())

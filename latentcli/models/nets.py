@@ -1,9 +1,17 @@
-"""Network families: MLPs for vector data and DCGAN-style conv nets for 16-64 px images.
+"""Network families: MLPs for vector data, DCGAN-style conv nets for 16-64 px images, and the papers' own
+networks by name.
 
-`arch=auto` picks by the data's shape: [d] -> MLP, [c, h, w] -> DCGAN.
+`arch=auto` picks by the data's shape: [d] -> MLP, [c, h, w] -> DCGAN. The named families are the
+fixed networks of a paper's experiments (PAPER_NETS); they take flat vectors, so images are flattened
+going in and reshaped coming out. Options every family takes: noise inputs (a stochastic G(z, eps) or
+E(x, eps), eps ~ N(0, I) concatenated to the input, as in ALI's and ALICE's code) and packing of D's
+inputs (PacGAN).
 """
 
 from __future__ import annotations
+
+import math
+from typing import Callable
 
 import torch
 from torch import nn
@@ -12,15 +20,16 @@ from latentcli.errors import UserError
 
 
 def mlp(in_dim: int, out_dim: int, hidden: int, depth: int, dropout: float = 0.0,
-        batch_norm: bool = False) -> nn.Sequential:
-    """`depth` hidden layers of `hidden` units with LeakyReLU(0.2) (after BatchNorm if asked), then a linear layer."""
+        batch_norm: bool = False, activation: Callable[[], nn.Module] = lambda: nn.LeakyReLU(0.2),
+        bn_momentum: float = 0.1) -> nn.Sequential:
+    """`depth` hidden layers of `hidden` units with `activation` (after BatchNorm if asked), then a linear layer."""
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(depth):
         layers.append(nn.Linear(width, hidden, bias=not batch_norm))
         if batch_norm:
-            layers.append(nn.BatchNorm1d(hidden))
-        layers.append(nn.LeakyReLU(0.2))
+            layers.append(nn.BatchNorm1d(hidden, momentum=bn_momentum))
+        layers.append(activation())
         if dropout:
             layers.append(nn.Dropout(dropout))
         width = hidden
@@ -92,15 +101,39 @@ def feature_mlp(in_dim: int, out_dim: int, depth: int, dropout: float = 0.0) -> 
     return nn.Sequential(mlp(in_dim, out_dim, out_dim, depth - 1, dropout), nn.LeakyReLU(0.2))
 
 
+class Maxout(nn.Module):
+    """A linear layer to out_dim x pieces units and the maximum over each unit's pieces (Goodfellow et al. 2013),
+    the LinearMaxout of the Blocks library the ALI and PacGAN code use."""
+
+    def __init__(self, in_dim: int, out_dim: int, pieces: int):
+        super().__init__()
+        self.out_dim, self.pieces = out_dim, pieces
+        self.linear = nn.Linear(in_dim, out_dim * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(len(x), self.out_dim, self.pieces).amax(dim=2)
+
+
+def maxout_mlp(in_dim: int, hidden: int, depth: int, pieces: int) -> nn.Sequential:
+    """`depth` maxout layers of `hidden` units, then a linear layer to one score."""
+    layers: list[nn.Module] = []
+    width = in_dim
+    for _ in range(depth):
+        layers.append(Maxout(width, hidden, pieces))
+        width = hidden
+    layers.append(nn.Linear(width, 1))
+    return nn.Sequential(*layers)
+
+
 class Discriminator(nn.Module):
     """D(x), or with z_features the joint D(x, z) of BiGAN/ALI: a small head on [features(x), features(z)]."""
 
     def __init__(self, x_features: nn.Module, x_dim: int, z_features: nn.Module | None, z_dim: int,
-                 hidden: int, dropout: float = 0.0):
+                 hidden: int, dropout: float = 0.0, head: nn.Module | None = None):
         super().__init__()
         self.x_features = x_features
         self.z_features = z_features
-        self.head = mlp(x_dim + z_dim, 1, hidden, 1, dropout)
+        self.head = head if head is not None else mlp(x_dim + z_dim, 1, hidden, 1, dropout)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """D's representation of x: VAE-GAN measures reconstructions in this space."""
@@ -113,6 +146,49 @@ class Discriminator(nn.Module):
         return self.head(h).squeeze(1)
 
 
+def pack_items(t: torch.Tensor, pack: int) -> torch.Tensor:
+    """n items -> n / pack packed items, each the concatenation of `pack` consecutive items (along the
+    feature axis for vectors, the channel axis for images), as PacGAN's discriminator sees them."""
+    n = len(t)
+    if n % pack:
+        raise UserError(f"model.pack={pack} needs a batch size that is a multiple of it; got a batch of {n} "
+                        f"(PacGAN's batch of B packed inputs is batch_size=B*pack)")
+    return t.reshape(n // pack, pack * t.shape[1], *t.shape[2:])
+
+
+class Packed(nn.Module):
+    """PacGAN's packing (Lin et al. 2018): D scores `pack` items at once, real ones together or generated ones
+    together; for the joint D(x, z) the (x, z) pairs are packed, each pair kept together."""
+
+    def __init__(self, inner: nn.Module, pack: int):
+        super().__init__()
+        self.inner, self.pack = inner, pack
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        if z is None:
+            return self.inner(pack_items(x, self.pack))
+        return self.inner(pack_items(x, self.pack), pack_items(z, self.pack))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise UserError("a packed discriminator scores packs, not items: this model needs model.pack=1")
+
+
+class WithNoise(nn.Module):
+    """net([input, eps]) with eps ~ N(0, I) of noise_dim drawn on every call: a stochastic G(z) or E(x) by a
+    change of variables (ALI's COVConditional, ALICE's networks). noise=False feeds eps = 0, its mean, for a
+    deterministic answer (inversion)."""
+
+    def __init__(self, net: nn.Module, noise_dim: int):
+        super().__init__()
+        self.net, self.noise_dim = net, noise_dim
+
+    def forward(self, x: torch.Tensor, noise: bool = True) -> torch.Tensor:
+        eps = x.new_zeros(len(x), self.noise_dim)
+        if noise:
+            eps = torch.randn_like(eps)
+        return self.net(torch.cat([x.flatten(1), eps], dim=1))
+
+
 def with_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectral normalisation (Miyato et al. 2018) on every linear and conv layer: a 1-Lipschitz critic."""
     for name, child in module.named_children():
@@ -123,51 +199,129 @@ def with_spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
+def init_weights(module: nn.Module, kind: str, std: float = 0.02) -> None:
+    """model.init: every linear and conv weight from N(0, std) (`normal`, as in the PacGAN and BiGAN code) or
+    Glorot-uniform (`xavier`, TensorFlow-slim's default, ALICE's code), biases 0; `default` keeps PyTorch's.
+    Frozen parameters (a regressor's generator) keep their values."""
+    if kind == "default":
+        return
+    if kind not in ("normal", "xavier"):
+        raise UserError(f"model.init={kind!r} is not one of default, normal, xavier")
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) and layer.weight.requires_grad:
+            if kind == "normal":
+                nn.init.normal_(layer.weight, 0.0, std)
+            else:
+                nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
+# The papers' networks, by name: model.arch=NAME. Each takes flat vectors. Widths and depths are the
+# papers'; model.width and model.depth do not apply.
+PAPER_NETS = ("pacgan", "alice_toy", "veegan")
+
+
+def paper_generator(arch: str, in_dim: int, out_dim: int) -> nn.Sequential:
+    if arch == "pacgan":  # PacGAN's synthetic_data_experiments: 4 x 400, BatchNorm (Blocks' 0.05 momentum) + ReLU
+        return mlp(in_dim, out_dim, 400, 4, batch_norm=True, activation=nn.ReLU, bn_momentum=0.05)
+    if arch == "veegan":  # VEEGAN's 2-D notebook: 2 x 128 ReLU
+        return mlp(in_dim, out_dim, 128, 2, activation=nn.ReLU)
+    return mlp(in_dim, out_dim, 256, 2, activation=nn.ReLU)  # alice_toy: ALICE's toy_data, 2 x 256 ReLU
+
+
+def paper_encoder(arch: str, in_dim: int, out_dim: int) -> nn.Sequential:
+    if arch == "pacgan":  # the encoder of PacGAN's ALI runs: 2 x 400, BatchNorm + ReLU
+        return mlp(in_dim, out_dim, 400, 2, batch_norm=True, activation=nn.ReLU, bn_momentum=0.05)
+    if arch == "veegan":  # VEEGAN's reconstructor: 2 x 128 ReLU
+        return mlp(in_dim, out_dim, 128, 2, activation=nn.ReLU)
+    return mlp(in_dim, out_dim, 256, 2, activation=nn.ReLU)
+
+
+def paper_discriminator_head(arch: str, in_dim: int, pieces: int) -> nn.Sequential:
+    if arch == "pacgan":  # 3 maxout layers of 200 units, then linear
+        return maxout_mlp(in_dim, 200, 3, pieces)
+    if arch == "veegan":  # one hidden layer of 128 ReLU (the notebook's data_network)
+        return mlp(in_dim, 1, 128, 1, activation=nn.ReLU)
+    return mlp(in_dim, 1, 256, 2, activation=nn.ReLU)
+
+
 def resolve_arch(arch: str, shape: list[int]) -> str:
     if arch == "auto":
         return "mlp" if len(shape) == 1 else "dcgan"
-    if arch not in ("mlp", "dcgan"):
-        raise UserError(f"model.arch={arch!r} is not one of auto, mlp, dcgan")
+    if arch not in ("mlp", "dcgan", *PAPER_NETS):
+        raise UserError(f"model.arch={arch!r} is not one of auto, mlp, dcgan, {', '.join(PAPER_NETS)}")
     if arch == "dcgan" and len(shape) != 3:
         raise UserError(f"model.arch=dcgan needs image data; this dataset's items have shape {shape}")
     return arch
 
 
+def _with_noise(net: nn.Module, noise: int) -> nn.Module:
+    return WithNoise(net, noise) if noise else net
+
+
 def build_generator(arch: str, latent_dim: int, shape: list[int], width: int, depth: int,
-                    batch_norm: bool = True) -> nn.Module:
-    """G(z); BatchNorm (as in DCGAN: it helps G spread out) unless the model's decoder must not depend
-    on batch statistics."""
-    if arch == "mlp":
-        return mlp(latent_dim, shape[0], width, depth, batch_norm=batch_norm)
-    return DCGANGenerator(latent_dim, shape, width, batch_norm)
+                    batch_norm: bool = True, noise: int = 0) -> nn.Module:
+    """G(z), or with noise > 0 the stochastic G(z, eps); BatchNorm (as in DCGAN: it helps G spread out) unless
+    the model's decoder must not depend on batch statistics."""
+    if arch in PAPER_NETS:
+        net = paper_generator(arch, latent_dim + noise, math.prod(shape))
+        if len(shape) > 1:
+            net = nn.Sequential(net, nn.Unflatten(1, shape))
+    elif arch == "mlp":
+        net = mlp(latent_dim + noise, shape[0], width, depth, batch_norm=batch_norm)
+    else:
+        net = DCGANGenerator(latent_dim + noise, shape, width, batch_norm)
+    return _with_noise(net, noise)
 
 
-def build_encoder(arch: str, latent_dim: int, shape: list[int], width: int, depth: int) -> nn.Module:
+def build_encoder(arch: str, latent_dim: int, shape: list[int], width: int, depth: int, noise: int = 0) -> nn.Module:
+    """E(x), or with noise > 0 the stochastic E(x, eps)."""
+    if arch in PAPER_NETS:
+        net = paper_encoder(arch, math.prod(shape) + noise, latent_dim)
+        if noise:
+            return WithNoise(net, noise)  # it flattens images itself
+        return nn.Sequential(nn.Flatten(), net) if len(shape) > 1 else net
     if arch == "mlp":
-        return mlp(shape[0], latent_dim, width, depth)
+        return _with_noise(mlp(shape[0] + noise, latent_dim, width, depth), noise)
+    if noise:
+        raise UserError("model.e_noise needs vector data or a named paper arch (noise is concatenated to x)")
     features = DCGANFeatures(shape, width, batch_norm=True)
     return nn.Sequential(features, nn.Linear(features.out_dim, latent_dim))
 
 
 def build_discriminator(arch: str, shape: list[int], latent_dim: int, width: int, depth: int,
-                        joint: bool, dropout: float = 0.0, spectral_norm: bool = False) -> Discriminator:
-    """D(x) for a GAN; with joint=True the D(x, z) of BiGAN/ALI."""
-    if arch == "mlp":
-        x_features, x_dim = feature_mlp(shape[0], width, depth - 1, dropout), width
+                        joint: bool, dropout: float = 0.0, spectral_norm: bool = False, pack: int = 1,
+                        pieces: int = 5) -> nn.Module:
+    """D(x) for a GAN; with joint=True the D(x, z) of BiGAN/ALI; with pack > 1 D on packs of that many items."""
+    if pack > 1:
+        shape, latent_dim = [shape[0] * pack, *shape[1:]], latent_dim * pack
+    if arch in PAPER_NETS:
+        x_dim = math.prod(shape)
+        head = paper_discriminator_head(arch, x_dim + (latent_dim if joint else 0), pieces)
+        discriminator = Discriminator(nn.Flatten(), x_dim, nn.Identity() if joint else None, 0, 0, head=head)
     else:
-        x_features = DCGANFeatures(shape, width, batch_norm=False, dropout=dropout)
-        x_dim = x_features.out_dim
-    hidden = width if arch == "mlp" else width * 8
-    z_features = feature_mlp(latent_dim, hidden, 2, dropout) if joint else None
-    discriminator = Discriminator(x_features, x_dim, z_features, hidden if joint else 0, hidden, dropout)
-    return with_spectral_norm(discriminator) if spectral_norm else discriminator
+        if arch == "mlp":
+            x_features, x_dim = feature_mlp(shape[0], width, depth - 1, dropout), width
+        else:
+            x_features = DCGANFeatures(shape, width, batch_norm=False, dropout=dropout)
+            x_dim = x_features.out_dim
+        hidden = width if arch == "mlp" else width * 8
+        z_features = feature_mlp(latent_dim, hidden, 2, dropout) if joint else None
+        discriminator = Discriminator(x_features, x_dim, z_features, hidden if joint else 0, hidden, dropout)
+    if spectral_norm:
+        discriminator = with_spectral_norm(discriminator)
+    return Packed(discriminator, pack) if pack > 1 else discriminator
 
 
 def build_latent_discriminator(latent_dim: int, width: int, depth: int, dropout: float = 0.0,
-                               spectral_norm: bool = False) -> Discriminator:
+                               spectral_norm: bool = False, pack: int = 1) -> nn.Module:
     """D(z) for the AAE: tells encoded latents from prior draws."""
-    discriminator = Discriminator(feature_mlp(latent_dim, width, depth - 1, dropout), width, None, 0, width, dropout)
-    return with_spectral_norm(discriminator) if spectral_norm else discriminator
+    in_dim = latent_dim * pack
+    discriminator = Discriminator(feature_mlp(in_dim, width, depth - 1, dropout), width, None, 0, width, dropout)
+    if spectral_norm:
+        discriminator = with_spectral_norm(discriminator)
+    return Packed(discriminator, pack) if pack > 1 else discriminator
 
 
 class GaussianEncoder(nn.Module):

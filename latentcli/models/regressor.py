@@ -29,7 +29,7 @@ class Regressor(LatentModel):
         super().__init__(cfg, info)
         source = cfg.source
         self.generator = build_generator(resolve_arch(source.get("arch", "auto"), info.shape), self.latent_dim,
-                                         info.shape, source.width, source.depth)
+                                         info.shape, source.width, source.depth, noise=int(source.get("g_noise", 0)))
         self.generator.requires_grad_(False)
         if generator_weights is not None:
             self.generator.load_state_dict(generator_weights)

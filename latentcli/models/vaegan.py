@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from latentcli.errors import UserError
 from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
 from latentcli.models.nets import (
@@ -30,6 +31,8 @@ class VAEGAN(LatentModel):
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.require_normal_prior()
+        if self.pack > 1:
+            raise UserError("model=vaegan measures reconstructions in D's per-item features: it cannot pack (model.pack=1)")
         self.adversarial = AdversarialLoss(cfg)
         self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.encoder = GaussianEncoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)

@@ -4,25 +4,30 @@ metrics.json and report.md with pictures."""
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
 
 from latentcli import report, sweep, viz
 from latentcli.data import build_dataset
+from latentcli.engine import checkpoint as ckpt_io
 from latentcli.errors import UserError
 from latentcli.files import write_json
 from latentcli.inference import build_inverter
 from latentcli.metrics import METRICS
 from latentcli.metrics.context import EvaluationContext
 from latentcli.restore import load_checkpoint
-from latentcli.tasks.common import load_regressor, run_dir, seed_everything
+from latentcli.tasks.common import load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
 from latentcli.tasks.inputs import count_or_all
 
+# the sweep summary's bar plot when summary_metric is not set: the first of these the runs have
+SUMMARY_METRICS = (("pacgan", "pacgan.modes"), ("veegan", "veegan.modes"), ("alice", "alice.mse"),
+                   ("modes", "modes.modes_covered"), ("recon", "recon.psnr"))
 
 
 def run(cfg) -> None:
     out = run_dir()
+    save_hydra_record(cfg, out)
     if cfg.sweep:
         evaluate_sweep(cfg, out)
         return
@@ -34,13 +39,15 @@ def run(cfg) -> None:
     print(f"wrote {out / 'metrics.json'}, {out / 'report.md'}")
 
 
-def metric_names(cfg, info) -> list[str]:
-    if cfg.metrics is None:
-        names = ["recon", "latent"]
-    else:  # metrics=recon (one bare name) as well as metrics=[recon,latent]
+def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
+    """cfg.metrics (one bare name or a list); else the run's dataset.metrics (a paper preset names its
+    protocol there); else recon and latent, and modes on 2-D mixtures."""
+    if cfg.metrics is not None:
         names = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)
-    if cfg.metrics is None and "centres" in info.extra:
-        names.append("modes")
+    elif dataset_cfg is not None and dataset_cfg.get("metrics") is not None:
+        names = list(dataset_cfg["metrics"])
+    else:
+        names = ["recon", "latent"] + (["modes"] if "centres" in info.extra else [])
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
@@ -51,14 +58,14 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
     seed_everything(cfg.seed)
     count_or_all(cfg.n)
     model, ckpt = load_checkpoint(ckpt_path, device=cfg.device)
-    data = build_dataset(OmegaConf.create(ckpt["config"]["dataset"]))
+    data = build_dataset(stored_dataset(ckpt, cfg))
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     ctx = EvaluationContext(model, data, inverter, cfg, out)
     metrics = {"ckpt": str(ckpt_path), "model": ckpt["config"]["model"]["name"], "dataset": data.info.name,
                "step": ckpt["step"], "inference": inverter.method, "n_test": len(ctx.test)}
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
-    for name in metric_names(cfg, data.info):
+    for name in metric_names(cfg, data.info, ckpt["config"]["dataset"]):
         metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name][0]}").evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
@@ -77,14 +84,23 @@ def evaluate_sweep(cfg, out: Path) -> None:
             skipped.append(err)
             continue
         print("  " + one_line(metrics))
-        results.append((sweep.run_overrides(run), metrics))
+        settings = sweep.run_settings(ckpt_io.load(run / "checkpoints" / "last.ckpt")["config"])
+        results.append(({**settings, "inference": metrics["inference"]}, metrics))
     if not results:
         raise UserError(f"no run of the sweep could be evaluated; the first said: {skipped[0]}")
-    main = cfg.summary_metric or ("modes.modes_covered" if "modes" in results[0][1] else "recon.psnr")
-    rows = sweep.summarise(results, out, main)
-    print(f"{report.counted(len(results), 'run')} ({len(skipped)} skipped) in "
-          f"{report.counted(len(rows), 'configuration')}: wrote {out / 'summary.csv'}, {out / 'summary.md'}, "
-          f"{out / 'summary.png'}")
+    by_dataset = sweep.split_by_dataset(results)
+    if len(by_dataset) > 1:
+        print(f"warning: these runs are on {len(by_dataset)} datasets ({', '.join(by_dataset)}): "
+              f"one summary per dataset, never one table", file=sys.stderr)
+    for dataset, part in by_dataset.items():
+        stem = "summary" if len(by_dataset) == 1 else f"summary_{dataset}"
+        main = cfg.summary_metric or next((m for key, m in SUMMARY_METRICS if key in part[0][1]), "step")
+        rows = sweep.summarise(part, out, main, stem)
+        print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
+              f"wrote {out / stem}.csv, {stem}.md, {stem}.png")
+    if skipped:
+        print(f"{report.counted(len(skipped), 'run')} skipped")
+
 
 
 def one_line(metrics: dict) -> str:
@@ -109,4 +125,16 @@ def one_line(metrics: dict) -> str:
         parts.append(f"modes {m['modes_covered']}/{m['modes_total']}, high quality "
                      f"{100 * m['high_quality_fraction']:.1f}%, own-mode reconstructions "
                      f"{100 * m['reconstructed_into_own_mode']:.1f}%")
+    if "pacgan" in metrics:
+        m = metrics["pacgan"]
+        kl = "undefined" if m["reverse_kl"] is None else f"{m['reverse_kl']:.3f}"
+        parts.append(f"PacGAN protocol: {m['modes']}/{m['modes_total']} modes, high quality "
+                     f"{100 * m['high_quality']:.1f}%, reverse KL {kl}")
+    if "veegan" in metrics:
+        m = metrics["veegan"]
+        parts.append(f"VEEGAN protocol: {m['modes']}/{m['modes_total']} modes, high quality {100 * m['high_quality']:.1f}%")
+    if "alice" in metrics:
+        a = metrics["alice"]
+        mse = "n/a" if a["mse"] is None else f"{a['mse']:.4g}"
+        parts.append(f"ALICE protocol: reconstruction MSE {mse}, ICP {a['icp']:.3f} (real data {a['icp_real']:.3f})")
     return f"{head} {', '.join(parts)}"

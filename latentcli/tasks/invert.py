@@ -4,7 +4,6 @@ pictures (reconstructions, optional edits) and a summary."""
 from __future__ import annotations
 
 import torch
-from omegaconf import OmegaConf
 
 from latentcli import editing, viz
 from latentcli.data import build_dataset
@@ -14,15 +13,17 @@ from latentcli.files import write_json
 from latentcli.inference import build_inverter
 from latentcli.metrics.reconstruction import latent_recovery, reconstruction_metrics
 from latentcli.report import counted
-from latentcli.tasks.common import load_model, load_regressor, run_dir, seed_everything
+from latentcli.tasks.common import (load_model, load_regressor, run_dir, save_hydra_record, seed_everything,
+                                    stored_dataset)
 from latentcli.tasks.inputs import load_inputs
 
 
 def run(cfg) -> None:
     out = run_dir()
+    save_hydra_record(cfg, out)
     seed_everything(cfg.seed)
     model, ckpt = load_model(cfg)
-    data = build_dataset(OmegaConf.create(ckpt["config"]["dataset"])) if cfg.inputs.source == "test" else None
+    data = build_dataset(stored_dataset(ckpt, cfg)) if cfg.inputs.source == "test" else None
     inputs = load_inputs(cfg.inputs, model, data, cfg.n)
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     check_edit(cfg.edit, model)  # before the inversion, which can take minutes

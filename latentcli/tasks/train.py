@@ -2,61 +2,125 @@
 
 from __future__ import annotations
 
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from latentcli import viz
 from latentcli.data import batch_stream, build_dataset
 from latentcli.engine import checkpoint as ckpt_io
+from latentcli.engine.device import pick_device
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
 from latentcli.files import write_text
 from latentcli.models import build_model
-from latentcli.tasks.common import run_dir, seed_everything
+from latentcli.tasks.common import run_dir, save_hydra_record, seed_everything
+
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGUSR2")  # what the Trainer saves and stops on
 
 
-def resumed_config(saved: dict, overrides: list[str]):
-    """The stopped run's own config, with the command line's trainer.* overrides (budgets, logging) on top.
+def resumed_config(saved: dict, cfg, overrides: list[str]):
+    """The stopped run's own config, with the trainer.* settings this command line gives on top.
 
-    Anything else (model=, dataset=, seed=, ...) would silently change the run being continued, so it
-    is refused.
+    The command line may repeat the run's own settings (a scheduler requeues the identical command);
+    a different value for anything outside trainer.* would silently change the run being continued,
+    so it is refused, naming the key and both values.
     """
-    cfg = OmegaConf.create(saved)
-    for override in OverridesParser.create().parse_overrides(overrides):
-        key = override.key_or_group
-        if key == "resume" or key.startswith("hydra.") or override.is_hydra_override():
+    resumed = OmegaConf.create(saved)
+    for key, value in _set_by(cfg, overrides).items():
+        if key == "resume":
             continue
-        if not key.startswith("trainer."):
-            raise UserError(
-                f"resume=true continues the saved run with its own config; only trainer.* settings may be "
-                f"changed, not {override.input_line}"
-            )
-        OmegaConf.update(cfg, key, override.value(), merge=True)
-    return cfg
+        if key.startswith("trainer."):
+            OmegaConf.update(resumed, key, value, merge=True)
+            continue
+        before = OmegaConf.select(resumed, key, default="(not set)")
+        before = OmegaConf.to_container(before) if OmegaConf.is_config(before) else before
+        if before != value:
+            raise UserError(f"resume continues the saved run with its own config; only trainer.* settings may "
+                            f"change, but {key} is {before} in the run and {value} on this command line")
+    return resumed
+
+
+def _set_by(cfg, overrides: list[str]) -> dict:
+    """{dotted key: resolved value} of every setting the command line's overrides give, hydra.* aside;
+    a group choice (model=alice) gives every setting of its group."""
+    values = _leaves(OmegaConf.to_container(cfg, resolve=True))
+    given = {}
+    for override in OverridesParser.create().parse_overrides(overrides):
+        key = override.key_or_group.lstrip("+~")
+        if key.startswith("hydra") or override.is_hydra_override():
+            continue
+        given.update({k: v for k, v in values.items() if k == key or k.startswith(key + ".")})
+    return given
+
+
+def _leaves(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_leaves(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _resume_state(cfg, out: Path) -> dict | None:
+    """The checkpoint to continue from, or None for a new run (resume=auto says so)."""
+    last = out / "checkpoints" / "last.ckpt"
+    if cfg.resume not in (True, False, "auto"):
+        raise UserError(f"resume={cfg.resume} is not one of false, true, auto")
+    if cfg.resume == "auto":
+        if not last.exists():
+            print(f"resume=auto: no checkpoint in {out}: starting a new run")
+            return None
+        return ckpt_io.load(last)
+    if not cfg.resume:
+        if last.exists():
+            raise UserError(f"{out} already holds a run: continue it with resume=true (or resume=auto), "
+                            f"or pick another hydra.run.dir")
+        return None
+    if not last.exists():
+        raise UserError(f"resume=true but {last} does not exist: point hydra.run.dir at the run to continue "
+                        f"(resume=auto starts a new run there instead)")
+    return ckpt_io.load(last)
+
+
+def _record_resume(out: Path, step: int) -> None:
+    """One line per resume in resumes.log; .hydra/ keeps describing how the run was started."""
+    log = out / "resumes.log"
+    before = log.read_text() if log.exists() else ""
+    line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} resumed at step {step}: latentcli train {shlex.join(sys.argv[1:])}"
+    write_text(log, before + line + "\n")
 
 
 def run(cfg) -> None:
     out = run_dir()
-    resume_state = None
     last = out / "checkpoints" / "last.ckpt"
-    if not cfg.resume and last.exists():
-        raise UserError(f"{out} already holds a run: continue it with resume=true, or pick another hydra.run.dir")
-    if cfg.resume:
-        if not last.exists():
-            raise UserError(
-                f"resume=true but {last} does not exist: point hydra.run.dir at the run to continue"
-            )
-        resume_state = ckpt_io.load(last)
-        cfg = resumed_config(resume_state["config"], list(HydraConfig.get().overrides.task))
-        # Hydra saved the config composed from this command line; record the one that actually runs
-        write_text(out / ".hydra" / "config.yaml", OmegaConf.to_yaml(cfg))
+    resume_state = _resume_state(cfg, out)
+    overrides = list(HydraConfig.get().overrides.task)
+    if resume_state is not None:
+        said = "resume=auto: " if cfg.resume == "auto" else ""
+        cfg = resumed_config(resume_state["config"], cfg, overrides)
+        print(f"{said}resuming {out} from step {resume_state['step']}")
+    pick_device(cfg.trainer.device, key="trainer.device")  # before the data is read: a wrong device is one line
     trainer_cfg = TrainerConfig.from_cfg(cfg.trainer)
     seed_everything(cfg.seed)
     data = build_dataset(cfg.dataset)
     model = build_model(cfg.model, data.info)
     if cfg.batch_size > len(data.train):
         raise UserError(f"batch_size={cfg.batch_size} is larger than the training set ({len(data.train)} items)")
+    if resume_state is None:
+        save_hydra_record(cfg, out)
+    else:
+        _record_resume(out, resume_state["step"])
 
     def save_samples(step: int) -> None:
         viz.save_samples(model, out / "samples" / f"step-{step:08d}.png", data.train.x, seed=cfg.seed,
@@ -74,13 +138,24 @@ def run(cfg) -> None:
         return batch_stream(data.train, cfg.batch_size, cfg.seed, start_step, num_workers=trainer_cfg.num_workers,
                             pin_memory=trainer.device.type == "cuda")
 
-    if resume_state is not None:
-        print(f"resuming {out} from step {resume_state['step']}")
     result = trainer.fit(model, make_batches, resume=resume_state)
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items())
     print(f"stopped by {result.stopped_by} at step {result.step} after {result.seconds:.1f} s ({losses})")
     print(f"checkpoint: {last}")
-    if result.stopped_by != "max_steps":
-        print(f"continue with: latentcli train resume=true hydra.run.dir={out}")
-    else:
+    if result.stopped_by == "max_steps":
         print(f"next: latentcli invert ckpt={last}   |   latentcli evaluate ckpt={last}")
+    elif HydraConfig.get().mode == RunMode.MULTIRUN and result.stopped_by in STOP_SIGNALS:
+        # a Ctrl-C or a preemption stops the whole sweep, not just the job it reached
+        again = shlex.join([a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))])
+        print(f"the sweep stops here ({result.stopped_by}); continue it with: latentcli train {again} "
+              f"resume=auto hydra.sweep.dir={out.parent}")
+        raise SystemExit(128 + signal.Signals[result.stopped_by].value)
+    else:
+        print(f"continue with: latentcli train resume=true hydra.run.dir={out}")
+
+
+class SweepNextStep(Callback):
+    """After the last job of `latentcli train -m ...`: the sweep's own next step, not only each job's."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        print(f"next for the whole sweep: latentcli evaluate sweep={Path(config.hydra.sweep.dir).resolve()}")

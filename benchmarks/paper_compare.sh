@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A paper preset of latentcli beside its bare-PyTorch reference (benchmarks/reference/), same budget and seeds:
+#   benchmarks/paper_compare.sh PRESET OUTDIR [STEPS] [SEEDS] [DEVICE] [PARALLEL]
+#   PRESET: pacgan_grid25 (GAN and PacGAN2) | alice_toy (ALI and ALICE) | veegan_grid25 (VEEGAN)
+#   STEPS: training steps of every run ("full": the paper's budget); SEEDS: seeds 0..SEEDS-1 (default 5);
+#   DEVICE: cpu | cuda (default cpu); PARALLEL: runs at a time (default 2, one thread each).
+# Then prints OUTDIR/table.md (benchmarks/paper_table.py): mean +- s.e. of the paper's protocol per arm and side.
+# Runs from the source tree; PYTHON=... picks the interpreter (default python3); SIDES=ours|reference|both
+# (default both) runs one side only, e.g. to add seeds to a side.
+set -euo pipefail
+if [[ $# -lt 2 ]]; then sed -n 2,8p "$0" >&2; exit 2; fi
+preset=$1; mkdir -p "$2"; out="$(cd "$2" && pwd)"
+steps=${3:-full}; seeds=${4:-5}; device=${5:-cpu}; parallel=${6:-2}
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-python3}"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
+
+budget_ours=""; budget_ref=""
+if [[ $steps != full ]]; then budget_ours="trainer.max_steps=$steps"; budget_ref="--steps $steps"; fi
+jobs="$out/jobs.txt"; : > "$jobs"
+sides=${SIDES:-both}
+ours() {  # ours ARM SEED TRAIN_OVERRIDES...: train, then score with the preset's protocol
+  [[ $sides == reference ]] && return
+  local run="$out/ours/$1-$2"; shift 2
+  echo "$PY -m latentcli train $* $budget_ours trainer.device=$device trainer.progress=false hydra.run.dir=$run > $run.log 2>&1 && $PY -m latentcli evaluate ckpt=$run/checkpoints/last.ckpt device=$device hydra.run.dir=$run/eval >> $run.log 2>&1" >> "$jobs"
+}
+ref() {
+  [[ $sides == ours ]] && return
+  echo "$PY $ROOT/benchmarks/reference/$1 $budget_ref --device $device --threads 1 --out $out/reference.jsonl ${*:2} > /dev/null 2>> $out/reference.err" >> "$jobs"
+}
+mkdir -p "$out/ours"
+for ((seed = 0; seed < seeds; seed++)); do
+  case $preset in
+    pacgan_grid25)
+      ours gan $seed experiment=paper/pacgan_grid25 +variant=gan seed=$seed
+      ours pacgan2 $seed experiment=paper/pacgan_grid25 +variant=pacgan2 seed=$seed
+      ref pacgan_toy.py --dataset grid25 --pack 1 --seed $seed
+      ref pacgan_toy.py --dataset grid25 --pack 2 --seed $seed ;;
+    alice_toy)
+      ours ali $seed experiment=paper/alice_toy model=ali seed=$seed
+      ours alice $seed experiment=paper/alice_toy model=alice seed=$seed
+      ref alice_toy.py --lam 0 --seed $seed
+      ref alice_toy.py --lam 1 --seed $seed ;;
+    veegan_grid25)
+      ours veegan $seed experiment=paper/veegan_grid25 model=veegan seed=$seed
+      ref veegan_toy.py --dataset grid25 --seed $seed ;;
+    *) echo "unknown preset $preset: pacgan_grid25, alice_toy or veegan_grid25" >&2; exit 2 ;;
+  esac
+done
+echo "$(wc -l < "$jobs") runs, $parallel at a time, on $device; budget: $steps steps; logs in $out"
+start=$SECONDS
+xargs -d "\n" -n 1 -P "$parallel" bash -c 'eval "$1"' _ < "$jobs" || echo "some runs failed: see $out/ours/*.log and $out/reference.err" >&2
+echo "wall time: $((SECONDS - start)) s"
+"$PY" "$ROOT/benchmarks/paper_table.py" "$out" | tee "$out/table.md"

@@ -1,0 +1,133 @@
+"""VEEGAN on grid25 / ring8, re-implemented in bare PyTorch from the VEEGAN authors' 2-D notebook.
+
+Source: github.com/akashgit/VEEGAN VEEGAN_2D_RING.ipynb. Its blob is missing from the stored snapshot, so
+this follows two third-party exports of that notebook found in public code (TF1 scripts keeping its
+`params`, networks, losses and evaluation cell verbatim); see README.md for what is unverified.
+No latentcli import.
+
+The notebook's names are swapped: its "inference_network" is the generator (noise -> data) and its
+"generative_network" the reconstructor F (data -> noise); here they are called G and F.
+
+    python benchmarks/reference/veegan_toy.py --dataset grid25 --seed 0 --steps 100000 --out runs.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+BATCH, NOISE_DIM, EPS_DIM, HIDDEN = 500, 254, 1, 128  # the notebook's params
+N_EVAL = 2_500  # 5 x 500 generator samples
+
+
+def mixture(dataset: str) -> tuple[np.ndarray, float]:
+    """grid25 as the notebook (std 0.05 per coordinate); ring8 as PacGAN's (radius 1, std 0.01), unverified."""
+    if dataset == "grid25":
+        return np.array(list(itertools.product(range(-4, 5, 2), range(-4, 5, 2))), dtype=np.float64), 0.05
+    if dataset == "ring8":
+        angles = 2 * np.pi * np.arange(8) / 8
+        return np.stack([np.cos(angles), np.sin(angles)], 1), 0.01
+    raise ValueError(dataset)
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """slim.fully_connected layers: ReLU between, linear output, Xavier-uniform weights, zero biases."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        linear = nn.Linear(n_in, n_out)
+        nn.init.xavier_uniform_(linear.weight)
+        nn.init.zeros_(linear.bias)
+        layers += [linear] if i == len(sizes) - 2 else [linear, nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def evaluate(samples: np.ndarray, means: np.ndarray, std: float) -> dict:
+    """The notebook's evaluation cell: nearest centre by Euclidean distance, high quality within 3 std
+    (0.15 on the grid), modes = distinct centres among high-quality samples. Reverse KL as PacGAN's."""
+    dist = np.sqrt(((samples[:, None, :] - means[None]) ** 2).sum(-1))
+    nearest, closest = dist.argmin(1), dist.min(1)
+    counts = np.bincount(nearest[closest <= 3 * std], minlength=len(means))
+    n_hq = int(counts.sum())
+    p = counts[counts > 0] / max(n_hq, 1)
+    reverse_kl = float((p * np.log(p * len(means))).sum()) if n_hq else float("nan")
+    return {"modes": int((counts > 0).sum()), "high_quality": n_hq / len(samples), "reverse_kl": reverse_kl,
+            "mode_counts": counts.tolist()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=["grid25", "ring8"], default="grid25")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=100_000, help="the notebook: 100 epochs x 1000 iterations")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", help="append one JSON line of results to this file")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    means, std = mixture(args.dataset)
+    means_t = torch.from_numpy(means).float().to(device)
+
+    def real_batch(n: int) -> torch.Tensor:  # fresh mixture samples every step, as tf.contrib Mixture.sample
+        labels = torch.randint(len(means), (n,), device=device)
+        return means_t[labels] + std * torch.randn(n, 2, device=device)
+
+    G = mlp([NOISE_DIM + EPS_DIM, HIDDEN, HIDDEN, 2]).to(device)
+    F = mlp([2, HIDDEN, HIDDEN, NOISE_DIM]).to(device)  # mean of p(z | x) = N(F(x), I)
+    D = mlp([NOISE_DIM + 2, HIDDEN, 1]).to(device)  # one hidden layer in the notebook's data_network
+
+    def generate(z: torch.Tensor) -> torch.Tensor:
+        return G(torch.cat([z, torch.randn(z.shape[0], EPS_DIM, device=device)], 1))
+
+    def d_logit(z, x):
+        return D(torch.cat([z, x], 1)).squeeze(1)
+
+    opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    opt_gf = torch.optim.Adam([*G.parameters(), *F.parameters()], lr=1e-3, betas=(0.5, 0.999))
+    bce = nn.functional.binary_cross_entropy_with_logits
+
+    start = time.time()
+    for _ in range(args.steps):
+        z = torch.randn(BATCH, NOISE_DIM, device=device)
+        x = real_batch(BATCH)
+        fake_x = generate(z)
+        z_of_x = F(x) + torch.randn(BATCH, NOISE_DIM, device=device)  # a sample of p(z | x)
+        posterior, prior = d_logit(z, fake_x), d_logit(z_of_x, x)
+        d_loss = (bce(posterior, torch.ones_like(posterior)) + bce(prior, torch.zeros_like(prior))).mean()
+        # log N(z; F(G(z)), I) summed over the noise dimensions
+        recon = (-0.5 * (z - F(fake_x)) ** 2 - 0.5 * math.log(2 * math.pi)).sum(1)
+        g_loss = posterior.mean() - recon.mean()
+        # the notebook runs both train ops in one session call: gradients at the same parameters
+        d_grads = torch.autograd.grad(d_loss, list(D.parameters()), retain_graph=True)
+        gf_params = [*G.parameters(), *F.parameters()]
+        gf_grads = torch.autograd.grad(g_loss, gf_params)
+        for p, g in zip([*D.parameters(), *gf_params], [*d_grads, *gf_grads]):
+            p.grad = g
+        opt_d.step()
+        opt_gf.step()
+    seconds = time.time() - start
+
+    with torch.no_grad():
+        samples = torch.cat([generate(torch.randn(BATCH, NOISE_DIM, device=device)) for _ in range(N_EVAL // BATCH)])
+    metrics = evaluate(samples.cpu().double().numpy(), means, std)
+    record = {"script": "veegan_toy", "config": f"{args.dataset} steps={args.steps}", "args": vars(args),
+              "seed": args.seed, "steps": args.steps, "seconds": round(seconds, 2),
+              "steps_per_s": round(args.steps / max(seconds, 1e-9), 2), "metrics": metrics}
+    print(f"{args.steps / max(seconds, 1e-9):.1f} steps/s; modes {metrics['modes']}, "
+          f"high quality {100 * metrics['high_quality']:.1f} %, reverse KL {metrics['reverse_kl']:.3f}")
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""VEEGAN (Srivastava et al. 2017, *VEEGAN: Reducing Mode Collapse in GANs using Implicit Variational
+Learning*): a generator G(z) and a reconstructor network F(x) -> z that, trained with G, learns to invert G
+on generated data; a discriminator on (x, z) pairs estimates the density ratio between the generated pairs
+(G(z), z) and the pairs (x, z ~ N(F(x), I)) of real data.
+
+As in the paper's notebook (akashgit/VEEGAN, VEEGAN_2D_RING.ipynb):
+    discriminator  logistic loss telling real pairs (x, z ~ N(F(x), I)) from generated pairs (G(z), z)
+    G and F        minimise  E[log-ratio on (G(z), z)] + E[0.5 * ||z - F(G(z))||^2]
+where the log-ratio is D's raw score of the generated pair with the sign that makes it the generated-vs-real
+log density ratio (D scores real pairs high here), and the second term is -log N(z; F(G(z)), I) up to a
+constant. F gets no gradient from D: only from the reconstruction of z. Inversion uses F(x).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from latentcli.models.adversarial import AdversarialLoss
+from latentcli.models.base import LatentModel
+from latentcli.models.nets import build_discriminator, build_encoder, build_generator
+
+
+class VEEGAN(LatentModel):
+    has_encoder = True
+
+    def __init__(self, cfg, info):
+        super().__init__(cfg, info)
+        self.adversarial = AdversarialLoss(cfg)
+        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth,
+                                         noise=self.g_noise)
+        self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)  # F
+        self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
+                                                 joint=True, dropout=cfg.get("d_dropout", 0.0),
+                                                 spectral_norm=cfg.get("spectral_norm", False), pack=self.pack,
+                                                 pieces=int(cfg.get("maxout_pieces", 5)))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.encoder(x)
+        return z.clamp(-1, 1) if self.prior == "uniform" else z
+
+    def optimizers(self):
+        return {
+            "discriminator": self.adam([self.discriminator], self.cfg.lr_d),
+            "generator": self.adam([self.generator, self.encoder], self.cfg.lr_g),
+        }
+
+    def losses(self, batch):
+        x, _ = batch
+        z = self.sample_latent(len(x))
+        x_fake = self.generator(z)
+        z_real = self.encoder(x)
+        z_real = z_real + torch.randn_like(z_real)  # a draw from N(F(x), I)
+
+        def discriminator_item():
+            return "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
+
+        def generator_items():
+            fake = x_fake
+            for i in range(self.adversarial.g_steps):
+                if i:  # the previous update changed G: generate again from the same z
+                    fake = self.generator(z)
+                log_ratio = -self.discriminator(fake, z).mean()
+                reconstruction = 0.5 * (z - self.encoder(fake)).pow(2).sum(1).mean()
+                yield "generator", log_ratio + reconstruction, {"log_ratio": log_ratio, "recon_z": reconstruction}
+
+        yield from self.adversarial.schedule(discriminator_item, generator_items())
