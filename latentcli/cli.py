@@ -63,7 +63,8 @@ def task_help(task: str) -> str:
 
     root = Path(config_dir())
     defaults = [entry for entry in OmegaConf.load(root / f"{task}.yaml").defaults if entry != "_self_"]
-    groups = [(group, choice) for entry in defaults for group, choice in entry.items()]
+    groups = [(group, choice) for entry in defaults for group, choice in entry.items()
+              if not group.startswith("override ")]  # Hydra's own groups (hydra/job_logging) are not the task's
     lines = [f"latentcli {task}: {TASKS[task]}", "",
              f"usage: latentcli {task} [GROUP=OPTION ...] [KEY=VALUE ...] [-m] [--cfg job] [--help]", "",
              "config groups (GROUP=OPTION):"]

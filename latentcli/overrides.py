@@ -11,6 +11,7 @@ still works, with a note.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
@@ -18,6 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
+from latentcli.cli import config_dir
 from latentcli.errors import UserError
 from latentcli.inference import unread_options
 
@@ -41,16 +43,23 @@ def check_overrides(task: str, cfg) -> None:
 
 
 def _refuse_new_keys(task: str, cfg, overrides, added) -> None:
-    """Composes the task's config again without the `+`/`++` overrides: what only they bring is new."""
+    """Composes the task's config again without the `+`/`++` overrides: what they alone bring, under their
+    own key, is new. (A group in Hydra's _global_ package, such as variant=, sets other keys: not refused.)"""
     others = [o.input_line for o in overrides if o not in added]
     reference = _paths(OmegaConf.to_container(compose(config_name=task, overrides=others), resolve=False))
-    new = sorted({_first_new(path, reference) for path in _paths(OmegaConf.to_container(cfg, resolve=False))
-                  if path not in reference})
-    if not new:
+    new = {_first_new(path, reference) for path in _paths(OmegaConf.to_container(cfg, resolve=False))
+           if path not in reference}
+    refused, sources = set(), []
+    for o in added:
+        key = o.key_or_group.replace("/", ".")
+        mine = {path for path in new if path == key or path.startswith(key + ".") or key.startswith(path + ".")}
+        if mine:  # a whole group is named as such, not key by key
+            refused |= {f"config group {o.key_or_group}"} if (Path(config_dir()) / o.key_or_group).is_dir() else mine
+            sources.append(o.input_line)
+    if not refused:
         return
-    sources = [o.input_line for o in added if any(k == o.key_or_group or k.startswith(o.key_or_group + ".")
-                                                  or o.key_or_group.startswith(k + ".") for k in new)]
-    shown = ", ".join(new[:6]) + (f" and {len(new) - 6} more" if len(new) > 6 else "")
+    shown = sorted(refused)
+    shown = ", ".join(shown[:6]) + (f" and {len(shown) - 6} more" if len(shown) > 6 else "")
     raise UserError(f"{task} has no {shown} (from {' '.join(sources)}), so it would be ignored; "
                     f"`latentcli {task} --help` lists what {task} takes")
 
