@@ -179,7 +179,7 @@ def main() -> None:
     with torch.no_grad():
         samples = G(eval_z.to(device)).cpu().double().numpy()
     metrics = evaluate(samples, means, std)
-    record = {"script": "pacgan_toy", "config": f"{args.dataset} pack={args.pack} steps={args.steps}",
+    record = {"script": "pacgan_toy", "config": f"{args.dataset} pack={args.pack} beta1={args.beta1:g} steps={args.steps}",
               "args": vars(args), "seed": args.seed, "steps": args.steps, "seconds": round(seconds, 2),
               "steps_per_s": round(args.steps / max(seconds, 1e-9), 2), "metrics": metrics}
     print(f"{args.steps / max(seconds, 1e-9):.1f} steps/s; modes {metrics['modes']}, "
