@@ -39,8 +39,8 @@ for ((seed = 0; seed < seeds; seed++)); do
     alice_toy)
       ours ali $seed experiment=paper/alice_toy model=ali seed=$seed
       ours alice $seed experiment=paper/alice_toy model=alice seed=$seed
-      ref alice_toy.py --lam 0 --seed $seed
-      ref alice_toy.py --lam 1 --seed $seed ;;
+      ref alice_toy.py --lam 0 --adam-clock separate --seed $seed  # latentcli: one optimiser per player
+      ref alice_toy.py --lam 1 --adam-clock separate --seed $seed ;;
     veegan_grid25)
       ours veegan $seed experiment=paper/veegan_grid25 model=veegan seed=$seed
       ref veegan_toy.py --dataset grid25 --seed $seed ;;
