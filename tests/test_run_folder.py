@@ -30,6 +30,16 @@ def snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def refused(capsys, *args: str) -> tuple[int, str]:
+    """Runs `latentcli ARGS` in this process, expecting it to stop: (exit status, what it printed to stderr)."""
+    from latentcli.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    return exit_.value.code, capsys.readouterr().err
+
+
 @pytest.fixture
 def alice_run(tmp_path):
     run = tmp_path / "alice"
@@ -174,7 +184,7 @@ def test_ctrl_c_in_invert_is_one_line(alice_run, tmp_path):
     assert not (tmp_path / "inv").exists()
 
 
-def test_invert_and_evaluate_find_data_that_moved(tmp_path):
+def test_invert_and_evaluate_find_data_that_moved(tmp_path, capsys):
     from PIL import Image
 
     pictures = tmp_path / "pictures"
@@ -188,26 +198,25 @@ def test_invert_and_evaluate_find_data_that_moved(tmp_path):
              f"hydra.run.dir={run}")
     pictures.rename(tmp_path / "moved")
     ckpt = f"ckpt={run}/checkpoints/last.ckpt"
-    proc = run_cli("evaluate", ckpt, "device=cpu", f"hydra.run.dir={tmp_path / 'x'}", check=False)
-    assert proc.returncode == 2 and f"dataset.path={pictures} is not a folder" in proc.stderr
+    code, err = refused(capsys, "evaluate", ckpt, "device=cpu", f"hydra.run.dir={tmp_path / 'x'}")
+    assert code == 2 and f"dataset.path={pictures} is not a folder" in err
     run_task("evaluate", ckpt, f"dataset.path={tmp_path / 'moved'}", "device=cpu", "latent.n=4",
              f"hydra.run.dir={tmp_path / 'ev'}")
     assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["n_test"] == 2
     run_task("invert", ckpt, f"dataset.path={tmp_path / 'moved'}", "device=cpu", f"hydra.run.dir={tmp_path / 'inv'}")
     assert json.loads((tmp_path / "inv" / "summary.json").read_text())["n"] == 2
-    proc = run_cli("evaluate", ckpt, f"dataset.data_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'y'}", check=False)
-    assert proc.returncode == 2 and "the checkpoint's dataset (image_folder) has no data_dir" in proc.stderr
-    proc = run_cli("evaluate", ckpt, "dataset.resolution=32", f"hydra.run.dir={tmp_path / 'z'}", check=False)
-    assert proc.returncode != 0 and "dataset.resolution" in proc.stderr  # only the location can change
+    code, err = refused(capsys, "evaluate", ckpt, f"dataset.data_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'y'}")
+    assert code == 2 and "the checkpoint's dataset (image_folder) has no data_dir" in err
+    code, err = refused(capsys, "evaluate", ckpt, "dataset.resolution=32", f"hydra.run.dir={tmp_path / 'z'}")
+    assert code != 0 and "dataset.resolution" in err  # only the location can change
 
 
-def test_home_in_path_options(alice_run, tmp_path):
-    home = {"HOME": str(alice_run.parent)}
-    run_cli("evaluate", "ckpt=~/alice/checkpoints/last.ckpt", "n=20", "latent.n=4", "device=cpu", "hydra.run.dir=~/ev",
-            env=home)
+def test_home_in_path_options(alice_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOME", str(alice_run.parent))
+    run_task("evaluate", "ckpt=~/alice/checkpoints/last.ckpt", "n=20", "latent.n=4", "device=cpu", "hydra.run.dir=~/ev")
     assert json.loads((alice_run.parent / "ev" / "metrics.json").read_text())["n_test"] == 20
-    proc = run_cli("invert", "ckpt='~/none.ckpt'", f"hydra.run.dir={tmp_path / 'x'}", env=home, check=False)
-    assert proc.stderr.strip() == f"latentcli invert: error: checkpoint not found: {alice_run.parent}/none.ckpt"
+    code, err = refused(capsys, "invert", "ckpt='~/none.ckpt'", f"hydra.run.dir={tmp_path / 'x'}")
+    assert code == 2 and err.strip() == f"latentcli invert: error: checkpoint not found: {alice_run.parent}/none.ckpt"
 
 
 def test_readme_budget_for_your_own_images_runs_as_written(tmp_path):
@@ -228,8 +237,6 @@ def test_readme_budget_for_your_own_images_runs_as_written(tmp_path):
 
 
 def test_a_damaged_last_checkpoint_falls_back_to_the_newest_readable_one(tmp_path, capsys):
-    from latentcli.cli import main
-
     args = ["train", "model=gan", *TINY_TOY, "trainer.max_steps=25", "trainer.checkpoint_every=10"]
     run_task(*args, f"hydra.run.dir={tmp_path / 'straight'}")
     run = tmp_path / "torn"
@@ -238,10 +245,8 @@ def test_a_damaged_last_checkpoint_falls_back_to_the_newest_readable_one(tmp_pat
     data = bytearray(last.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte inside a tensor: torch alone would load it
     last.write_bytes(bytes(data))
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_:
-        main(["evaluate", f"ckpt={last}", f"hydra.run.dir={tmp_path / 'ev'}"])
-    assert exit_.value.code == 2 and capsys.readouterr().err.strip() == (
+    code, err = refused(capsys, "evaluate", f"ckpt={last}", f"hydra.run.dir={tmp_path / 'ev'}")
+    assert code == 2 and err.strip() == (
         f"latentcli evaluate: error: cannot read checkpoint {last}: damaged (its content does not match the "
         f"checksum written with it)")
     run_task(*args, "resume=auto", f"hydra.run.dir={run}")
