@@ -225,7 +225,8 @@ class Trainer:
                         self._with_ema(model, ema, lambda: self.on_periodic(step))
                     due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
                     late = cfg.checkpoint_every_seconds and time.monotonic() - saved_at >= cfg.checkpoint_every_seconds
-                    late = self.group.agree([bool(late)])[0]
+                    if cfg.checkpoint_every_seconds:  # clocks differ between processes: agree
+                        late = self.group.agree([bool(late)])[0]
                     if self.run_dir is not None and (due or late):
                         self._save(step, model, optimizers, ema, scaler, periodic=True)
                         saved_at = time.monotonic()
