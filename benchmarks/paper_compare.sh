@@ -6,7 +6,8 @@
 #   DEVICE: cpu | cuda (default cpu); PARALLEL: runs at a time (default 2, one thread each).
 # Then prints OUTDIR/table.md (benchmarks/paper_table.py): mean +- s.e. of the paper's protocol per arm and side.
 # Runs from the source tree; PYTHON=... picks the interpreter (default python3); SIDES=ours|reference|both
-# (default both) runs one side only, e.g. to add seeds to a side.
+# (default both) runs one side only; ARMS="gan" (default: every arm) some arms only; FIRST_SEED=K (default 0)
+# runs seeds K..K+SEEDS-1, e.g. to add seeds to a finished comparison in the same OUTDIR.
 set -euo pipefail
 if [[ $# -lt 2 ]]; then sed -n 2,8p "$0" >&2; exit 2; fi
 preset=$1; mkdir -p "$2"; out="$(cd "$2" && pwd)"
@@ -18,32 +19,34 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1 PYTHONUNB
 budget_ours=""; budget_ref=""
 if [[ $steps != full ]]; then budget_ours="trainer.max_steps=$steps"; budget_ref="--steps $steps"; fi
 jobs="$out/jobs.txt"; : > "$jobs"
-sides=${SIDES:-both}
+sides=${SIDES:-both}; arms=" ${ARMS:-} "; first=${FIRST_SEED:-0}
+wanted() { [[ $arms == "  " || $arms == *" $1 "* ]]; }
 ours() {  # ours ARM SEED TRAIN_OVERRIDES...: train, then score with the preset's protocol
-  [[ $sides == reference ]] && return
+  [[ $sides == reference ]] || ! wanted "$1" && return
   local run="$out/ours/$1-$2"; shift 2
   echo "$PY -m latentcli train $* $budget_ours trainer.device=$device trainer.progress=false hydra.run.dir=$run > $run.log 2>&1 && $PY -m latentcli evaluate ckpt=$run/checkpoints/last.ckpt device=$device hydra.run.dir=$run/eval >> $run.log 2>&1" >> "$jobs"
 }
-ref() {
-  [[ $sides == ours ]] && return
+ref() {  # ref ARM SCRIPT ARGS...
+  [[ $sides == ours ]] || ! wanted "$1" && return
+  shift
   echo "$PY $ROOT/benchmarks/reference/$1 $budget_ref --device $device --threads 1 --out $out/reference.jsonl ${*:2} > /dev/null 2>> $out/reference.err" >> "$jobs"
 }
 mkdir -p "$out/ours"
-for ((seed = 0; seed < seeds; seed++)); do
+for ((seed = first; seed < first + seeds; seed++)); do
   case $preset in
     pacgan_grid25)
       ours gan $seed experiment=paper/pacgan_grid25 +variant=gan seed=$seed
       ours pacgan2 $seed experiment=paper/pacgan_grid25 +variant=pacgan2 seed=$seed
-      ref pacgan_toy.py --dataset grid25 --pack 1 --seed $seed
-      ref pacgan_toy.py --dataset grid25 --pack 2 --seed $seed ;;
+      ref gan pacgan_toy.py --dataset grid25 --pack 1 --seed $seed
+      ref pacgan2 pacgan_toy.py --dataset grid25 --pack 2 --seed $seed ;;
     alice_toy)
       ours ali $seed experiment=paper/alice_toy model=ali seed=$seed
       ours alice $seed experiment=paper/alice_toy model=alice seed=$seed
-      ref alice_toy.py --lam 0 --adam-clock separate --seed $seed  # latentcli: one optimiser per player
-      ref alice_toy.py --lam 1 --adam-clock separate --seed $seed ;;
+      ref ali alice_toy.py --lam 0 --adam-clock separate --seed $seed  # latentcli: one optimiser per player
+      ref alice alice_toy.py --lam 1 --adam-clock separate --seed $seed ;;
     veegan_grid25)
       ours veegan $seed experiment=paper/veegan_grid25 model=veegan seed=$seed
-      ref veegan_toy.py --dataset grid25 --seed $seed ;;
+      ref veegan veegan_toy.py --dataset grid25 --seed $seed ;;
     *) echo "unknown preset $preset: pacgan_grid25, alice_toy or veegan_grid25" >&2; exit 2 ;;
   esac
 done
