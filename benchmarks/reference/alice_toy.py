@@ -96,6 +96,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", help="append one JSON line of results to this file")
+    parser.add_argument("--z-pool", choices=["fixed", "fresh"], default="fixed",
+                        help="fixed: ALICE_l2.py's 2,048 prior draws, reshuffled each epoch; fresh: new draws each "
+                             "batch (as latentcli samples z), to tell the two apart")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -136,6 +139,8 @@ def main() -> None:
                 break
             x = torch.from_numpy(xs[b * BATCH:(b + 1) * BATCH]).to(device)
             z = torch.from_numpy(zs[b * BATCH:(b + 1) * BATCH]).to(device)
+            if args.z_pool == "fresh":
+                z = torch.randn_like(z)
             # one discriminator step: (x, E(x)) is labelled 1, (G(z), z) 0
             with torch.no_grad():
                 fake_x, fake_z = G(z), E(x)
@@ -162,7 +167,7 @@ def main() -> None:
         icp = inception_score(G(z_test).double())
         icp_true = inception_score(x_test.double())
     metrics = {"mse": min(mse, MSE_CAP), "mse_raw": mse, "icp": icp, "icp_true_x": icp_true}
-    record = {"script": "alice_toy", "config": f"lam={args.lam:g} adam_clock={args.adam_clock} epochs={args.epochs} steps={iterations}",
+    record = {"script": "alice_toy", "config": f"lam={args.lam:g} adam_clock={args.adam_clock} z_pool={args.z_pool} epochs={args.epochs} steps={iterations}",
               "args": vars(args), "seed": args.seed, "steps": iterations, "seconds": round(seconds, 2),
               "steps_per_s": round(iterations / max(seconds, 1e-9), 2), "metrics": metrics}
     print(f"{iterations / max(seconds, 1e-9):.1f} iterations/s; MSE {mse:.4f}, ICP {icp:.3f} (true x {icp_true:.3f})")
