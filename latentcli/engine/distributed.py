@@ -21,6 +21,7 @@ a small all-reduce on the CPU (gloo), which never waits for the GPU.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 import random
@@ -137,9 +138,17 @@ def join(device: torch.device) -> tuple[Group, torch.device]:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                                 timeout=datetime.timedelta(minutes=30))
+        # a group still alive at interpreter exit can abort the process ("terminate called without an
+        # active exception") after the run finished: leave it explicitly
+        atexit.register(_leave)
     if _joined is None:
         _joined = Group(rank, size, local_rank, dist.new_group(backend="gloo") if device.type == "cuda" else None)
     return _joined, device
+
+
+def _leave() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _submitit_tasks() -> int:
