@@ -60,3 +60,14 @@ def run_task(*args: str) -> None:
     except SystemExit as exit_:
         code = exit_.code
     assert code in (0, None), f"latentcli {' '.join(args)} exited {code}"
+
+
+def states_equal(a, b) -> bool:
+    """Bitwise equality of nested checkpoint entries (tensors, dicts, lists, plain values)."""
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(states_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(states_equal(x, y) for x, y in zip(a, b))
+    return a == b

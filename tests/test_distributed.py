@@ -14,7 +14,7 @@ import torch
 import torch.multiprocessing as mp
 from torch import nn
 
-from conftest import TINY_TOY
+from conftest import TINY_TOY, states_equal
 from latentcli.data import TensorPairs, batch_stream
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.trainer import Trainer, TrainerConfig
@@ -97,17 +97,8 @@ def test_killed_two_process_run_resumes_bitwise(tmp_path):
     resumed = ckpt_io.load(checkpoints / "last.ckpt")
     assert resumed["step"] == 20 and len(resumed["rng_ranks"]) == 2
     for part in ("model", "ema", "optimizers"):
-        assert _equal(unbroken[part], resumed[part]), part
+        assert states_equal(unbroken[part], resumed[part]), part
     assert not torch.equal(resumed["rng_ranks"][0]["torch"], resumed["rng_ranks"][1]["torch"])  # own noise each
     info = (tmp_path / "unbroken" / "run_info.json").read_text()
     assert '"world_size": 2' in info and "torchrun" in info
 
-
-def _equal(a, b) -> bool:
-    if isinstance(a, torch.Tensor):
-        return torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    return a == b

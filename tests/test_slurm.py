@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-from conftest import TINY_TOY
+from conftest import TINY_TOY, states_equal
 from latentcli.engine import checkpoint as ckpt_io
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
@@ -53,15 +53,6 @@ def test_timed_out_job_is_requeued_and_resumes_bitwise(tmp_path):
     a, b = (ckpt_io.load(r / "checkpoints" / "last.ckpt") for r in (run, straight))
     assert a["step"] == b["step"] == 600
     for key in ("model", "optimizers", "rng"):
-        assert _equal(a[key], b[key]), key
+        assert states_equal(a[key], b[key]), key
     assert json.loads((run / "run_info.json").read_text())["launcher"] == "submitit_local"
 
-
-def _equal(a, b) -> bool:
-    if isinstance(a, torch.Tensor):
-        return torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    return a == b
