@@ -37,6 +37,7 @@ class Regressor(LatentModel):
         self.distance = cfg.get("distance", "l2")
         if self.distance not in ("l2", "l1"):
             raise UserError(f"model.distance={self.distance!r} is not one of l2, l1")
+        self.pixel_weight = float(cfg.get("pixel_weight", 0.0))
 
     @staticmethod
     def _adopt_source(cfg, info) -> dict:
@@ -71,10 +72,15 @@ class Regressor(LatentModel):
         return {"encoder": self.adam([self.encoder], self.cfg.lr)}
 
     def losses(self, batch):
-        x, _ = batch  # only its size is used: the training pairs come from the generator
+        x, _ = batch  # the latent loss uses only its size: those pairs come from the generator
         z = self.sample_latent(len(x))
         with torch.no_grad():
             x_fake = self.generator(z)
         z_hat = self.encoder(x_fake)
         loss = F.mse_loss(z_hat, z) if self.distance == "l2" else F.l1_loss(z_hat, z)
-        yield "encoder", loss, {"loss": loss}
+        logs = {"loss": loss}
+        if self.pixel_weight:  # amortised inversion of the real images: G(E(x)) should be x
+            pixels = F.mse_loss(self.generator(self.encode(x)), x)
+            loss = loss + self.pixel_weight * pixels
+            logs["pixels"] = pixels
+        yield "encoder", loss, logs
