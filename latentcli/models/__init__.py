@@ -8,6 +8,7 @@ from latentcli.models.ali import ALI
 from latentcli.models.alice import ALICE
 from latentcli.models.base import LatentModel, NoEncoderError
 from latentcli.models.bigan import BiGAN
+from latentcli.models.external import External
 from latentcli.models.gan import GAN
 from latentcli.models.nets import init_weights
 from latentcli.models.regressor import Regressor
@@ -17,7 +18,7 @@ from latentcli.models.veegan import VEEGAN
 
 MODELS: dict[str, type[LatentModel]] = {
     "gan": GAN, "bigan": BiGAN, "ali": ALI, "alice": ALICE, "vae": VAE, "vaegan": VAEGAN, "aae": AAE,
-    "veegan": VEEGAN, "regressor": Regressor,
+    "veegan": VEEGAN, "regressor": Regressor, "external": External,
 }
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model"]

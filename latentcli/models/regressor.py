@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.errors import UserError
 from latentcli.models.base import LatentModel
+from latentcli.models.external import ExternalGenerator, external_info
 from latentcli.models.nets import build_encoder, build_generator, resolve_arch
 
 
@@ -28,8 +29,12 @@ class Regressor(LatentModel):
             generator_weights = self._adopt_source(cfg, info)
         super().__init__(cfg, info)
         source = cfg.source
-        self.generator = build_generator(resolve_arch(source.get("arch", "auto"), info.shape), self.latent_dim,
-                                         info.shape, source.width, source.depth, noise=int(source.get("g_noise", 0)))
+        if source.get("name") == "external":  # a generator trained outside latentcli; its weights are ours
+            self.generator = ExternalGenerator(source, images=info.kind == "image", load_weights=False)
+        else:
+            self.generator = build_generator(resolve_arch(source.get("arch", "auto"), info.shape), self.latent_dim,
+                                             info.shape, source.width, source.depth,
+                                             noise=int(source.get("g_noise", 0)))
         self.generator.requires_grad_(False)
         if generator_weights is not None:
             self.generator.load_state_dict(generator_weights)
@@ -42,6 +47,18 @@ class Regressor(LatentModel):
     @staticmethod
     def _adopt_source(cfg, info) -> dict:
         """Reads model.generator_ckpt, records its model config in ours, and returns the generator's weights."""
+        external = cfg.get("external")
+        if external is not None and external.get("target"):
+            source = OmegaConf.create({**OmegaConf.to_container(external, resolve=True), "name": "external"})
+            if source.get("latent_dim") is None:
+                raise UserError("model.external needs the size of z: add model.external.latent_dim=D")
+            external_info(source, info)  # its outputs must have the data's shape
+            weights = ExternalGenerator(source, images=info.kind == "image").state_dict()
+            with open_dict(cfg):
+                cfg.source = source
+                cfg.latent_dim = source.latent_dim
+                cfg.prior = source.get("prior", "normal")
+            return weights
         path = cfg.get("generator_ckpt")
         if not path:
             raise UserError("model=regressor needs the generator to invert: add model.generator_ckpt=PATH")
