@@ -13,7 +13,7 @@ from latentcli.inference.encoder import EncoderInverter
 from latentcli.inference.optimize import OptimizeInverter, OptimizeOptions
 from latentcli.inference.regressor import RegressorInverter
 
-METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor")
+METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor", "fast")
 # The options a method reads, where it is not all of them. Every method's config carries optimize.yaml's
 # options, so that one sweep can set them for every method it compares.
 READS = {"encoder": ("batch_size",), "regressor": ("regressor_ckpt", "batch_size")}
@@ -55,7 +55,7 @@ def build_inverter(cfg, model, seed: int = 0, regressor=None):
         method = "encoder" if model.has_encoder else "optimize"
     if method not in METHODS:
         raise UserError(f"unknown inference method {method!r}; choose one of {', '.join(METHODS)}")
-    needs_encoder = method in ("encoder", "hybrid") or cfg.get("init") == "encoder"
+    needs_encoder = method in ("encoder", "hybrid", "fast") or cfg.get("init") == "encoder"
     if needs_encoder and not model.has_encoder:
         raise UserError(
             f"model {model.cfg.name!r} has no encoder, so inference={method} cannot invert it; use "

@@ -80,7 +80,9 @@ class LevenbergMarquardt(torch.optim.Optimizer):
         accept = new_cost < cost
         self.z.data[rows[accept]] = trial[accept]
         self.damping[rows] = torch.where(accept, lam / 3, lam * 4).clamp(1e-9, 1e9)
-        # converged: a step (taken or not) that changes the objective by less than tol, relative
-        finished = ((cost - new_cost).abs() <= self.tol * cost) | (self.damping[rows] > 1e8)
+        # converged: a step (taken or not) that changes the objective by less than tol, relative, or by
+        # no more than float32 rounding of an exact fit
+        noise = 1e-12 * r.shape[1]
+        finished = ((cost - new_cost).abs() <= self.tol * cost + noise) | (self.damping[rows] > 1e8)
         self.active[rows[finished]] = False
         return None
