@@ -118,7 +118,7 @@ def test_pacgan_protocol_on_a_known_histogram():
 def one_step(updates, lr_d):
     seed_everything(0)
     model = build_model(model_cfg("gan", updates=updates, lr_d=lr_d, lr_g=1e-2), POINTS)
-    Trainer(TrainerConfig(max_steps=1, device="cpu", progress=False, tensorboard=False)).fit(
+    Trainer(TrainerConfig(max_steps=1, device="cpu", progress=False, tensorboard=False), in_memory=True).fit(
         model, lambda s: iter([(torch.randn(16, 2), torch.zeros(16, dtype=torch.long))]))
     return model.generator.state_dict()
 
@@ -293,7 +293,7 @@ def test_lr_decay_and_weight_decay_reach_the_optimizers_and_resume_bitwise(tmp_p
 
         def stop(step):  # an interruption (as SIGTERM would) after `stop_at` steps of the 10
             if step == stop_at:
-                trainer._stop_signal = "SIGTERM"
+                trainer.request_stop("SIGTERM")
 
         meta = {"config": {"model": OmegaConf.to_container(cfg)}, "data": data.info.to_dict()}
         trainer = Trainer(TrainerConfig(**trainer_cfg, sample_every=stop_at or 100), run_dir, checkpoint_meta=meta,
