@@ -22,7 +22,8 @@ from latentcli.metrics.alice import inception_score, mixture_posterior, reconstr
 from latentcli.metrics.pacgan import pacgan_protocol
 from latentcli.metrics.veegan import veegan_protocol
 from latentcli.models import build_model
-from latentcli.models.nets import Maxout, Packed
+from latentcli.models.mlp import Maxout
+from latentcli.models.nets import Packed
 from latentcli.tasks.common import seed_everything
 from conftest import run_task
 from test_trainer import assert_same_state

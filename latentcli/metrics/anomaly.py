@@ -28,8 +28,8 @@ def evaluate(ctx) -> dict:
     is_anomaly = (~torch.isin(labels, torch.tensor(normal))).numpy()
     x, x_hat = ctx.test.x.to(ctx.device), ctx.test_inversion.x_hat
     scores = {"reconstruction": (x - x_hat).abs().flatten(1).mean(1)}
-    features = getattr(getattr(ctx.model, "discriminator", None), "features", None)
-    if features is not None and ctx.model.info.kind == "image":
+    features = ctx.model.image_features
+    if features is not None:
         with torch.no_grad():
             feature_error = torch.cat([(features(a) - features(b)).abs().mean(1)
                                        for a, b in zip(x.split(1024), x_hat.split(1024))])
