@@ -208,8 +208,8 @@ def test_a_packed_gan_runs_g_once_per_pack_slot():
 
 def test_alice5_is_alices_mixture():
     data = load_toy("alice5", 2048, 1024)
-    assert (len(data.train), len(data.test), data.info.extra["sigma"]) == (2048, 1024, 0.2)
-    centres = torch.tensor(data.info.extra["centres"])
+    assert (len(data.train), len(data.test), data.info.sigma) == (2048, 1024, 0.2)
+    centres = torch.tensor(data.info.centres)
     assert sorted(map(tuple, centres.tolist())) == [(-2, -2), (-2, 2), (0, 0), (2, -2), (2, 2)]
     nearest = torch.cdist(data.train.x, centres).argmin(1)
     spread = (data.train.x - centres[nearest]).var(0)

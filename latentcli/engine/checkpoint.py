@@ -5,7 +5,7 @@ CheckpointManager saves, restores and prunes them.
 Layout (FORMAT_VERSION 1):
     format_version  int
     config          the run's resolved config as a plain dict
-    data            {"name", "shape", "kind", "range"}: what the model was trained on
+    data            {"name", "shape", "kind", "extra"}: what the model was trained on (DataInfo.to_dict)
     step            optimisation steps completed
     model           model.state_dict()
     optimizers      {name: optimizer.state_dict()}

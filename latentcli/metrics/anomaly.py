@@ -20,7 +20,7 @@ def detection_scores(is_anomaly, score) -> dict[str, float]:
 
 
 def evaluate(ctx) -> dict:
-    normal = ctx.data.info.extra.get("normal_classes")
+    normal = ctx.data.info.normal_classes
     if not normal:
         raise UserError("metrics=[anomaly] needs a model trained on some classes only: train it with "
                         "dataset.classes=[c] (the other classes are the anomalies)")

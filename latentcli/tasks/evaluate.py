@@ -48,7 +48,7 @@ def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
     elif dataset_cfg is not None and dataset_cfg.get("metrics") is not None:
         names = list(dataset_cfg["metrics"])
     else:
-        names = ["recon", "latent"] + (["modes"] if "centres" in info.extra else [])
+        names = ["recon", "latent"] + (["modes"] if info.centres is not None else [])
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
