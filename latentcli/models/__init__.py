@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from latentcli.errors import UserError
 from latentcli.models.aae import AAE
+from latentcli.models.alad import ALAD
 from latentcli.models.ali import ALI
 from latentcli.models.alice import ALICE
 from latentcli.models.base import LatentModel, NoEncoderError
@@ -17,7 +18,7 @@ from latentcli.models.veegan import VEEGAN
 
 MODELS: dict[str, type[LatentModel]] = {
     "gan": GAN, "bigan": BiGAN, "ali": ALI, "alice": ALICE, "vae": VAE, "vaegan": VAEGAN, "aae": AAE,
-    "veegan": VEEGAN, "regressor": Regressor,
+    "veegan": VEEGAN, "alad": ALAD, "regressor": Regressor,
 }
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model"]
