@@ -38,13 +38,24 @@ def prior_nll(z: torch.Tensor) -> torch.Tensor:
     return 0.5 * z.pow(2).sum(1) + 0.5 * z.shape[1] * math.log(2 * math.pi)
 
 
-def discriminator_features(d, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """The layer before D's score on (x, z) for a joint D (EGBAD's feature matching); D's image features
-    when D looks at x alone or its head is not a layer stack."""
+def joint_features(d, x_features: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """The layer before D's score on (x, z), from D's features of x, for a joint D (EGBAD's feature
+    matching); the image features themselves when D looks at x alone or its head is not a layer stack."""
     head, z_features = getattr(d, "head", None), getattr(d, "z_features", None)
     if z_features is None or not isinstance(head, torch.nn.Sequential):
-        return d.features(x)
-    return head[:-1](torch.cat([d.x_features(x), z_features(z)], dim=1))
+        return x_features
+    return head[:-1](torch.cat([x_features, z_features(z)], dim=1))
+
+
+def discriminator_scores(d, x: torch.Tensor, x_hat: torch.Tensor, z: torch.Tensor,
+                         weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per item: the mean |f(x) - f(x_hat)| of D's image features, and EGBAD's
+    (1 - weight) ||x - x_hat||_1 + weight ||h(x, z) - h(x_hat, z)||_1 as its code computes it (L1 norms,
+    summed, the same inferred z on both sides)."""
+    f, f_hat = d.features(x).flatten(1), d.features(x_hat).flatten(1)
+    feature_match = (joint_features(d, f, z) - joint_features(d, f_hat, z)).abs().sum(1)
+    egbad = (1 - weight) * (x - x_hat).abs().flatten(1).sum(1) + weight * feature_match
+    return torch.stack([(f - f_hat).abs().mean(1), egbad], dim=1)
 
 
 @torch.no_grad()
@@ -57,12 +68,8 @@ def model_scores(ctx, x: torch.Tensor, z: torch.Tensor, x_hat: torch.Tensor) -> 
     scores = {"reconstruction": (x - x_hat).abs().flatten(1).mean(1)}
     d = getattr(model, "discriminator", None)
     if d is not None and hasattr(d, "features") and model.pack == 1:
-        scores["feature"] = batched(lambda a, b: (d.features(a) - d.features(b)).abs().flatten(1).mean(1),
-                                    x, x_hat)
-        weight = float(cfg.weight)
-        feature_match = batched(lambda a, b, c: (discriminator_features(d, a, c) - discriminator_features(d, b, c))
-                                .abs().flatten(1).sum(1), x, x_hat, z)
-        scores["egbad"] = (1 - weight) * (x - x_hat).abs().flatten(1).sum(1) + weight * feature_match
+        both = batched(lambda a, b, c: discriminator_scores(d, a, b, c, float(cfg.weight)), x, x_hat, z)
+        scores["feature"], scores["egbad"] = both[:, 0], both[:, 1]
     if model.prior == "normal":
         scores["prior_nll"] = prior_nll(z.flatten(1))
     n_train = cfg.n_train

@@ -9,13 +9,16 @@ chose theirs on the test AUROC, which a detector in use cannot do.
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import OneClassSVM
 
-_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
+from latentcli.data.images import cache_dir
+from latentcli.files import atomic_output
+
 
 
 def knn_distance(train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
@@ -36,18 +39,24 @@ def ocsvm_score(train: np.ndarray, test: np.ndarray, nu: float, gamma) -> np.nda
 
 
 def pixel_baselines(train, test, cfg) -> dict[str, np.ndarray]:
-    """{name: score per test item} on flattened pixels. The scores depend on the data and the settings
-    only, so one evaluation of a sweep computes them once per normal class (cached by content)."""
+    """{name: score per test item} on flattened pixels. They depend on the data and the settings only, so
+    they are cached on disk by content (~/.cache/latentcli/anomaly): a sweep computes them once per class."""
     gamma = cfg.ocsvm_gamma if isinstance(cfg.ocsvm_gamma, str) else float(cfg.ocsvm_gamma)
     train = train.flatten(1).double().numpy()
     test = test.flatten(1).double().numpy()
-    key = (_digest(train), _digest(test), int(cfg.k), int(cfg.pca_components), float(cfg.ocsvm_nu), gamma)
-    if key not in _CACHE:
-        _CACHE[key] = {"knn": knn_distance(train, test, int(cfg.k)),
-                       "pca": pca_error(train, test, int(cfg.pca_components)),
-                       "ocsvm": ocsvm_score(train, test, float(cfg.ocsvm_nu), gamma)}
-    return _CACHE[key]
+    settings = [int(cfg.k), int(cfg.pca_components), float(cfg.ocsvm_nu), gamma]
+    key = hashlib.sha256(json.dumps(settings).encode() + _digest(train) + _digest(test)).hexdigest()[:32]
+    path = cache_dir() / "anomaly" / f"baselines_{key}.npz"
+    if path.exists():
+        with np.load(path) as stored:
+            return dict(stored)
+    scores = {"knn": knn_distance(train, test, int(cfg.k)),
+              "pca": pca_error(train, test, int(cfg.pca_components)),
+              "ocsvm": ocsvm_score(train, test, float(cfg.ocsvm_nu), gamma)}
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **scores)
+    return scores
 
 
-def _digest(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+def _digest(a: np.ndarray) -> bytes:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).digest()
