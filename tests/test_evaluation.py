@@ -37,7 +37,8 @@ def test_evaluate_every_image_metric_writes_metrics_and_report(tmp_path, monkeyp
     assert list((tmp_path / "cache" / "classifiers").glob("digits_1x16x16_30.pt"))  # cached for the next run
 
 
-def test_anomaly_on_a_one_class_model(tmp_path):
+def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / "cache"))  # the pixel baselines' cache
     run_task("train", "model=bigan", *DIGITS, "dataset.classes=[0]", f"hydra.run.dir={tmp_path / 'run'}")
     out = tmp_path / "ev"
     run_task("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=[anomaly]", "n=null",
