@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from latentcli import load_checkpoint
+from latentcli import invert, load_checkpoint
 from latentcli.data import build_dataset
 from latentcli.files import write_json
 
@@ -69,8 +69,8 @@ def psnr(mse: torch.Tensor) -> float:
 
 def run_method(model, x, method, options, steps):
     if method == "encoder":
-        return model.invert(x, method=method)
-    return model.invert(x, method=method, steps=steps, progress=False, **options)
+        return invert(model, x, method=method)
+    return invert(model, x, method=method, steps=steps, progress=False, **options)
 
 
 def speedup_at(rows: list[dict], target: float, seed_ms: float) -> float | None:

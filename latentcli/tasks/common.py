@@ -10,10 +10,13 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from latentcli.cli import config_dir
 from latentcli.errors import UserError
 from latentcli.files import write_text
-from latentcli.restore import load_checkpoint
+from latentcli.data import build_dataset
+from latentcli.engine.device import pick_device
+from latentcli.models import build_model, load_checkpoint
+from latentcli.models.external import external_info
+from latentcli.paths import config_dir
 
 
 def run_dir() -> Path:
@@ -36,23 +39,23 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def checkpoint_path(cfg) -> str:
+    """cfg.ckpt, which invert and evaluate need (unless model=external)."""
+    if not cfg.get("ckpt"):
+        raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt)")
+    return cfg.ckpt
+
+
 def load_model(cfg):
     """(model, checkpoint dict) from cfg.ckpt, on cfg.device; or model=external's generator, with a stand-in
     for the checkpoint dict (its config and data)."""
     if cfg.get("model") is not None:
         return external_model(cfg)
-    if not cfg.get("ckpt"):
-        raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt)")
-    return load_checkpoint(cfg.ckpt, device=cfg.device)
+    return load_checkpoint(checkpoint_path(cfg), device=cfg.device)
 
 
 def external_model(cfg):
     """model=external: the user's generator, checked against the data named by model.dataset (if any)."""
-    from latentcli.data import build_dataset
-    from latentcli.engine.device import pick_device
-    from latentcli.models import build_model
-    from latentcli.models.external import external_info
-
     model_cfg = cfg.model
     if model_cfg.name != "external":
         raise UserError(f"model={model_cfg.name}: a latentcli model comes from its checkpoint (ckpt=PATH); "
