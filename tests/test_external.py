@@ -53,6 +53,9 @@ def test_round_trip_optimise_regressor_hybrid_evaluate(weights, tmp_path, requir
     run_task("invert", f"ckpt={ckpt}", "inference=hybrid", "inputs=samples", "n=8", "inference.steps=10", *QUICK,
              f"hydra.run.dir={tmp_path / 'hybrid'}")
     assert json.loads((tmp_path / "hybrid" / "summary.json").read_text())["method"] == "hybrid"
+    run_task("invert", f"ckpt={ckpt}", "inference=fast", "inputs=samples", "n=8", *QUICK,
+             f"hydra.run.dir={tmp_path / 'fast'}")
+    assert json.loads((tmp_path / "fast" / "summary.json").read_text())["method"] == "fast"
     run_task("invert", "model=external", *external(weights), "inference=regressor", f"inference.regressor_ckpt={ckpt}",
              "inputs=samples", "n=8", "device=cpu", f"hydra.run.dir={tmp_path / 'regressor'}")
 
@@ -76,3 +79,32 @@ def test_mistakes_are_one_line(weights, tmp_path, mistake, message):
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("latentcli invert: error:"), proc.stderr
     assert (message or "does not match DCGAN28: Error(s) in loading state_dict") in lines[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_regressor_pixel_weight_adds_the_reconstruction_of_real_images(weights):
+    """model.pixel_weight=w: the regressor's loss is its latent loss plus w x MSE(G(E(x)), x) on the real batch."""
+    from omegaconf import OmegaConf
+
+    from latentcli.data.stream import DataInfo
+    from latentcli.models import build_model
+
+    info = DataInfo("fashion_mnist", [1, 28, 28], "image")
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    losses = {}
+    for w in (0.0, 2.0):
+        cfg = OmegaConf.create({"name": "regressor", "generator_ckpt": None, "width": 8, "depth": 1, "lr": 1e-3,
+                                "betas": [0.9, 0.999], "distance": "l2", "pixel_weight": w, "arch": "auto",
+                                "external": {"target": "external_generator:DCGAN28", "weights": str(weights),
+                                             "latent_dim": 16, "output_range": [0, 1], "kwargs": None}})
+        torch.manual_seed(0)
+        model = build_model(cfg, info).eval()
+        torch.manual_seed(1)
+        _, loss, logs = next(model.losses((x, None)))
+        losses[w] = (float(loss.detach()), float(logs["loss"].detach()), float(logs.get("pixels", torch.tensor(0.0)).detach()))
+        if w:
+            with torch.no_grad():
+                expected = torch.nn.functional.mse_loss(model.generate(model.encode(x)), x)
+            assert abs(losses[w][2] - float(expected)) < 1e-6
+    assert losses[0.0][0] == pytest.approx(losses[0.0][1])
+    assert losses[2.0][0] == pytest.approx(losses[2.0][1] + 2.0 * losses[2.0][2])
+    assert losses[2.0][1] == pytest.approx(losses[0.0][1])  # the same latent pairs: only the pixel term differs

@@ -82,7 +82,10 @@ class BatchedBFGS(torch.optim.Optimizer):
         bad = ~self.updated[rows] & ~update | ((d * g).sum(1) >= 0)
         d = torch.where(bad[:, None], steepest, d)
 
-        stalled = accept & started & (f0 - f <= self.tol * f0.abs())
+        # stalled: a full quasi-Newton step (not the first, gradient-sized one, nor one shortened by the line
+        # search, which may just be cautious) that improved the objective by less than tol, relative
+        newton = self.updated[rows] & (self.t[rows] >= 1)
+        stalled = accept & started & newton & (f0 - f <= self.tol * f0.abs())
         t = torch.where(retry, self.t[rows] * SHRINK, torch.ones_like(f))
         base = torch.where(retry[:, None], z0, z)
         d = torch.where(retry[:, None], self.direction[rows], d)
