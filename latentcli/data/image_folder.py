@@ -99,3 +99,8 @@ def load_image_folder(path: str | None, channels: int = 3, resolution: int = 64,
     test, train = order[:n_test], order[n_test:]
     info = DataInfo("image_folder", [channels, resolution, resolution], "image", classes=classes)
     return DataBundle(TensorPairs(x[train], y[train]), TensorPairs(x[test], y[test]), info)
+
+
+def build_image_folder(cfg) -> DataBundle:
+    return load_image_folder(cfg.get("path"), channels=cfg.channels, resolution=cfg.resolution,
+                             test_fraction=cfg.get("test_fraction", 0.1), split_seed=cfg.get("split_seed", 0))

@@ -155,6 +155,12 @@ class OptimizeInverter:
     def __init__(self, options: OptimizeOptions, method: str = "optimize", seed: int = 0):
         self.options, self.method, self.seed = options, method, seed
 
+    @classmethod
+    def build(cls, cfg, model, seed: int, regressor) -> "OptimizeInverter":
+        """method=optimize or hybrid, from the inference config."""
+        options = {k: v for k, v in cfg.items() if k not in ("method", "regressor_ckpt")}
+        return cls(OptimizeOptions.from_cfg(options), method=cfg.method, seed=seed)
+
     def initial_latents(self, model, x: torch.Tensor) -> torch.Tensor:
         """restarts x n starting points: the first block from `init`, the others random prior draws."""
         n, device = len(x), x.device

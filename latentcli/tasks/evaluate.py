@@ -3,10 +3,8 @@ metrics.json and report.md with pictures."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
-
 
 from latentcli import report, sweep, viz
 from latentcli.data import build_dataset
@@ -67,7 +65,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
     for name in metric_names(cfg, data.info, ckpt["config"]["dataset"]):
-        metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name][0]}").evaluate(ctx)
+        metrics[name] = METRICS[name].evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
     return metrics
