@@ -22,7 +22,7 @@ from latentcli.data import batch_stream
 from latentcli.data.toy import load_toy
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.trainer import DivergedError, Trainer, TrainerConfig
-from latentcli.errors import UserError
+from latentcli.errors import StorageError, UserError
 from latentcli.models import build_model
 from latentcli.tasks.common import seed_everything
 
@@ -165,7 +165,7 @@ def test_interrupted_write_leaves_the_old_checkpoint(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", crash_midway)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="cannot write .*last.ckpt: disk full; the file there before is unchanged"):
         ckpt_io.save_atomic({"format_version": 1, "step": 2}, path)
     monkeypatch.undo()
     assert ckpt_io.load(path)["step"] == 1
@@ -179,7 +179,7 @@ def test_checkpoints_are_read_with_weights_only(tmp_path):
 
     path = tmp_path / "evil.ckpt"
     torch.save({"format_version": 1, "payload": Evil()}, path)
-    from latentcli.errors import UserError
+    from latentcli.errors import StorageError, UserError
 
     with pytest.raises(UserError, match="cannot read checkpoint"):
         ckpt_io.load(path)

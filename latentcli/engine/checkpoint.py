@@ -30,7 +30,7 @@ import torch
 
 from latentcli.engine.trainable import TrainState
 from latentcli.errors import UserError
-from latentcli.files import atomic_output
+from latentcli.files import WriteErrors, atomic_output
 
 FORMAT_VERSION = 1
 
@@ -41,7 +41,13 @@ def save_atomic(obj: dict, path: str | Path) -> None:
     if "format_version" in obj:
         obj = {**obj, "checksum": content_digest(obj)}
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
-        torch.save(obj, f)  # a file object, not a path: the archive's inner name is then fixed, not the temp name
+        f = WriteErrors(f)
+        try:
+            torch.save(obj, f)  # a file object, not a path: the archive's inner name is then fixed, not the temp name
+        except RuntimeError:
+            if f.error is not None:  # a full disk, not a torch problem
+                raise f.error from None
+            raise
 
 
 def load(path: str | Path, map_location="cpu") -> dict:

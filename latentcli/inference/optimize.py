@@ -81,7 +81,7 @@ class LatentFit(nn.Module):
         self.steps_without_progress = 0
         self.x_features = None
         if options.perceptual_weight:
-            features = model.image_features
+            features = model.x_discriminator.features if model.x_discriminator is not None else None
             if features is None:
                 raise UserError(f"inference.perceptual_weight needs a discriminator on images; model "
                                 f"{model.cfg.name!r} has none (gan, bigan, ali, alice and vaegan do)")
@@ -109,7 +109,7 @@ class LatentFit(nn.Module):
         objective = recon
         if self.x_features is not None:
             objective = objective + options.perceptual_weight * (
-                model.image_features(x_hat) - self.x_features).pow(2).mean(1)
+                model.x_discriminator.features(x_hat) - self.x_features).pow(2).mean(1)
         if options.prior_weight:
             objective = objective + options.prior_weight * prior_penalty(model, z) / model.latent_dim
         if options.encoder_weight:  # In-Domain GAN inversion's regulariser: z should be what E sees in G(z)

@@ -16,7 +16,8 @@ MODELS = Registry("model", {
     "gan": "latentcli.models.gan:GAN", "bigan": "latentcli.models.bigan:BiGAN", "ali": "latentcli.models.ali:ALI",
     "alice": "latentcli.models.alice:ALICE", "vae": "latentcli.models.vae:VAE",
     "vaegan": "latentcli.models.vaegan:VAEGAN", "aae": "latentcli.models.aae:AAE",
-    "veegan": "latentcli.models.veegan:VEEGAN", "regressor": "latentcli.models.regressor:Regressor",
+    "veegan": "latentcli.models.veegan:VEEGAN", "alad": "latentcli.models.alad:ALAD",
+    "regressor": "latentcli.models.regressor:Regressor",
 })
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model", "load_checkpoint"]

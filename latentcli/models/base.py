@@ -70,11 +70,11 @@ class LatentModel(nn.Module):
         return type(self).encode is not LatentModel.encode
 
     @property
-    def image_features(self):
-        """D's representation of images (x -> N x F), for perceptual distances and anomaly scores; None where
-        the data are not images or the model has no discriminator on x (a model whose D judges z says so)."""
-        discriminator = self._modules.get("discriminator")
-        return discriminator.features if discriminator is not None and self.info.kind == "image" else None
+    def x_discriminator(self) -> nn.Module | None:
+        """The discriminator that looks at data items x (D(x), or the joint D(x, z)), whose features(x) are
+        the image features of perceptual distances and anomaly scores; None for a model without one (a model
+        whose D judges z says so)."""
+        return self._modules.get("discriminator")
 
     def make_generator(self, batch_norm: bool = True) -> nn.Module:
         """G(z) (with model.g_noise, G(z, eps)) of the model's architecture and size."""

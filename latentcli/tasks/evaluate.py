@@ -118,7 +118,7 @@ def one_line(metrics: dict) -> str:
         parts.append(f"probe (logistic) latents {100 * metrics['probe']['latent']['logistic']:.1f}% vs pixels "
                      f"{100 * metrics['probe']['pixels']['logistic']:.1f}%")
     if "anomaly" in metrics:
-        best = max((v["auroc"], k) for k, v in metrics["anomaly"].items() if isinstance(v, dict))
+        best = max((v["auroc"], k) for k, v in metrics["anomaly"].items() if isinstance(v, dict) and "auroc" in v)
         parts.append(f"anomaly AUROC {best[0]:.3f} ({best[1]})")
     if "modes" in metrics:
         m = metrics["modes"]
