@@ -98,3 +98,8 @@ class LatentModel(nn.Module):
     def adam(self, modules: list[nn.Module], lr: float) -> torch.optim.Adam:
         params = [p for m in modules for p in m.parameters()]
         return torch.optim.Adam(params, lr=lr, betas=tuple(self.cfg.betas))
+
+    def adversarial_optimizers(self, players: list[nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        """The discriminator's optimiser (model.lr_d) and the other players' one (model.lr_g)."""
+        return {"discriminator": self.adam([self.discriminator], self.cfg.lr_d),
+                "generator": self.adam(players, self.cfg.lr_g)}
