@@ -73,6 +73,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
 
 def evaluate_sweep(cfg, out: Path) -> None:
     runs = sweep.find_runs(cfg.sweep)
+    failed = sweep.failed_jobs(cfg.sweep)
     results, skipped = [], []
     for i, run in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {run.name}")
@@ -96,10 +97,13 @@ def evaluate_sweep(cfg, out: Path) -> None:
         main = cfg.summary_metric or next((m for key, m in SUMMARY_METRICS if key in part[0][1]), "step")
         rows = sweep.summarise(part, out, main, stem)
         sweep.append_where_they_ran(out / f"{stem}.md", runs)
+        sweep.append_failed(out / f"{stem}.md", failed)
         print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
               f"wrote {out / stem}.csv, {stem}.md, {stem}.png")
     if skipped:
         print(f"{report.counted(len(skipped), 'run')} skipped")
+    for job, reason in failed.items():
+        print(f"failed in training, listed in the summary: {job}: {reason}")
 
 
 
