@@ -85,7 +85,6 @@ class TrainerConfig:
         return config
 
 
-
 class Trainer:
     """Runs a trainable's losses through its optimisers until a budget runs out; logs and checkpoints.
 
