@@ -3,10 +3,8 @@ metrics.json and report.md with pictures."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
-
 
 from latentcli import report, sweep, viz
 from latentcli.data import build_dataset
@@ -16,7 +14,7 @@ from latentcli.files import write_json
 from latentcli.inference import build_inverter
 from latentcli.metrics import METRICS
 from latentcli.metrics.context import EvaluationContext
-from latentcli.restore import load_checkpoint
+from latentcli.models import load_checkpoint
 from latentcli.tasks.common import load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
 from latentcli.tasks.inputs import count_or_all
 
@@ -48,7 +46,7 @@ def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
     elif dataset_cfg is not None and dataset_cfg.get("metrics") is not None:
         names = list(dataset_cfg["metrics"])
     else:
-        names = ["recon", "latent"] + (["modes"] if "centres" in info.extra else [])
+        names = ["recon", "latent"] + (["modes"] if info.centres is not None else [])
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
@@ -67,7 +65,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
     for name in metric_names(cfg, data.info, ckpt["config"]["dataset"]):
-        metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name][0]}").evaluate(ctx)
+        metrics[name] = METRICS[name].evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
     return metrics
@@ -124,7 +122,7 @@ def one_line(metrics: dict) -> str:
         parts.append(f"probe (logistic) latents {100 * metrics['probe']['latent']['logistic']:.1f}% vs pixels "
                      f"{100 * metrics['probe']['pixels']['logistic']:.1f}%")
     if "anomaly" in metrics:
-        best = max((v["auroc"], k) for k, v in metrics["anomaly"].items() if isinstance(v, dict))
+        best = max((v["auroc"], k) for k, v in metrics["anomaly"].items() if isinstance(v, dict) and "auroc" in v)
         parts.append(f"anomaly AUROC {best[0]:.3f} ({best[1]})")
     if "modes" in metrics:
         m = metrics["modes"]
