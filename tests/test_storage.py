@@ -199,27 +199,26 @@ def test_sigterm_during_a_checkpoint_write_still_resumes(tmp_path, during):
 
 
 @pytest.mark.slow
-def test_a_second_process_on_the_same_run_folder_is_refused_and_a_killed_one_leaves_no_lock(tmp_path):
+def test_a_second_process_on_the_same_run_folder_is_refused_and_a_killed_one_leaves_no_lock(tmp_path, capsys):
     run = tmp_path / "run"
     args = [*GAN, "trainer.max_steps=1000000", "resume=auto", f"hydra.run.dir={run}"]
     first = subprocess.Popen([sys.executable, "-m", "latentcli", *args], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
+    in_use = (f"is in use by another latentcli process: wait for it to end, or write elsewhere with "
+              f"hydra.run.dir=DIR (hydra.sweep.dir=DIR for -m)\n")
     try:
         _wait_for(run / "checkpoints" / "step-00000020.ckpt", first)
-        second = run_cli(*args, check=False)  # a requeue while the first still runs
-        assert second.returncode == 2 and second.stdout == ""
-        assert second.stderr == (f"latentcli train: error: {run} is in use by another latentcli process: wait for "
-                                 f"it to end, or write elsewhere with hydra.run.dir=DIR (hydra.sweep.dir=DIR for "
-                                 f"-m)\n")
-        sweep = run_cli("train", "-m", *args[1:-1], "seed=0", f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=run",
-                        check=False)
-        assert sweep.returncode == 2 and sweep.stderr.endswith("is in use by another latentcli process: wait for "
-                                                               "it to end, or write elsewhere with hydra.run.dir=DIR "
-                                                               "(hydra.sweep.dir=DIR for -m)\n")
+        # the second process is this one: a requeue while the first still runs, alone or as a sweep's job
+        code, err = refused(capsys, *args)
+        assert code == 2 and err == f"latentcli train: error: {run} {in_use}" and capsys.readouterr().out == ""
+        code, err = refused(capsys, "train", "-m", *args[1:-1], "seed=0", f"hydra.sweep.dir={tmp_path}",
+                            "hydra.sweep.subdir=run")
+        assert code == 2 and err.endswith(in_use) and err.count("\n") == 1
+        assert "in use" not in (run / "train.log").read_text()  # the refused commands wrote nothing there
     finally:
         first.kill()  # kill -9: no chance to clean up
         first.wait()
     step = ckpt_io.load(run / "checkpoints" / "last.ckpt")["step"]
-    out = run_cli(*[a for a in args if "max_steps" not in a], f"trainer.max_steps={step + 5}").stdout
-    assert out.splitlines()[0] == f"resume=auto: resuming {run} from step {step}"
+    run_task(*[a for a in args if "max_steps" not in a], f"trainer.max_steps={step + 5}")
+    assert capsys.readouterr().out.splitlines()[0] == f"resume=auto: resuming {run} from step {step}"
     assert ckpt_io.load(run / "checkpoints" / "last.ckpt")["step"] == step + 5
