@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 
 from latentcli.data.stream import DataBundle, DataInfo, TensorPairs, batch_stream
+from latentcli.config import typed
+from latentcli.config.dataset import NAMES as DATASETS, SCHEMAS
 from latentcli.errors import UserError
 
 __all__ = ["DataBundle", "DataInfo", "TensorPairs", "batch_stream", "build_dataset", "load_images", "DATASETS"]
@@ -16,15 +18,16 @@ def load_images(path, shape: list[int]):
 
     return _load(path, shape)
 
-DATASETS = ("ring8", "grid25", "alice5", "digits", "shapes", "fashion_mnist", "mnist", "cifar10", "svhn", "celeba",
-            "image_folder")
 
 
 def build_dataset(cfg) -> DataBundle:
     """The dataset cfg names; with cfg.classes set, the train split keeps only those classes (the test
     split keeps all: the one-class anomaly protocol trains on one class and tests on every class)."""
+    if cfg.name not in SCHEMAS:
+        raise UserError(f"unknown dataset {cfg.name!r}; choose one of {', '.join(DATASETS)}")
+    cfg = typed(SCHEMAS[cfg.name], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
     data = _load(cfg)
-    classes = cfg.get("classes")
+    classes = cfg.classes
     if classes is not None:
         data = _only_classes(data, class_indices(list(classes), data.info))
     return data
@@ -60,28 +63,28 @@ def _load(cfg) -> DataBundle:
     if name in ("ring8", "grid25", "alice5"):
         from latentcli.data.toy import load_toy
 
-        return load_toy(name, n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.get("data_seed", 0))
+        return load_toy(name, n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.data_seed)
     if name == "digits":
         from latentcli.data.digits import load_digits
 
-        return load_digits(resolution=cfg.get("resolution", 16))
+        return load_digits(resolution=cfg.resolution)
     if name == "shapes":
         from latentcli.data.shapes import load_shapes
 
-        return load_shapes(cfg.n_train, cfg.n_test, resolution=cfg.resolution, seed=cfg.get("data_seed", 0))
+        return load_shapes(cfg.n_train, cfg.n_test, resolution=cfg.resolution, seed=cfg.data_seed)
     if name == "fashion_mnist":
         from latentcli.data.images import load_fashion_mnist
 
-        return load_fashion_mnist(data_dir=cfg.get("data_dir"), download=cfg.get("download", True),
-                                  channels=cfg.get("channels", 1), resolution=cfg.get("resolution", 28))
+        return load_fashion_mnist(data_dir=cfg.data_dir, download=cfg.download, channels=cfg.channels,
+                                  resolution=cfg.resolution)
     if name in ("mnist", "cifar10", "svhn", "celeba"):
         from latentcli.data.images import load_torchvision_set
 
-        return load_torchvision_set(name, cfg.get("data_dir"), cfg.get("download", True), cfg.channels,
+        return load_torchvision_set(name, cfg.data_dir, cfg.download, cfg.channels,
                                     cfg.resolution)
     if name == "image_folder":
         from latentcli.data.image_folder import load_image_folder
 
-        return load_image_folder(cfg.get("path"), channels=cfg.channels, resolution=cfg.resolution,
-                                 test_fraction=cfg.get("test_fraction", 0.1), split_seed=cfg.get("split_seed", 0))
+        return load_image_folder(cfg.path, channels=cfg.channels, resolution=cfg.resolution,
+                                 test_fraction=cfg.test_fraction, split_seed=cfg.split_seed)
     raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

@@ -12,50 +12,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 
+from latentcli.config.inference import InferenceConfig as OptimizeOptions  # the settings of optimisation inversion
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, chunks, frozen, per_item_mse
-
-
-@dataclass
-class OptimizeOptions:
-    """Settings of optimisation inversion; configs/inference/optimize.yaml documents each."""
-
-    steps: int = 500
-    optimizer: str = "adam"  # adam | lbfgs
-    lr: float = 0.05
-    loss: str = "mse"  # mse | l1
-    perceptual_weight: float = 0.0
-    prior_weight: float = 0.0
-    encoder_weight: float = 0.0
-    init: str = "prior_mean"  # prior_mean | random | encoder
-    restarts: int = 1
-    patience: int | None = None
-    tol: float = 1e-4
-    history_every: int = 10
-    batch_size: int = 1024
-    progress: bool = True
-
-    @classmethod
-    def from_cfg(cls, cfg) -> "OptimizeOptions":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in dict(cfg).items() if k != "method"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"unknown inference option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        options = cls(**values)
-        for name, allowed in [("optimizer", ("adam", "lbfgs")), ("loss", ("mse", "l1")),
-                              ("init", ("prior_mean", "random", "encoder"))]:
-            if getattr(options, name) not in allowed:
-                raise UserError(f"inference.{name}={getattr(options, name)!r} is not one of {', '.join(allowed)}")
-        if options.restarts < 1 or options.steps < 1:
-            raise UserError("inference.restarts and inference.steps must be at least 1")
-        return options
 
 
 def prior_penalty(model, z: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from latentcli.config import typed
+from latentcli.config.model import SCHEMAS
 from latentcli.errors import UserError
 from latentcli.models.aae import AAE
 from latentcli.models.ali import ALI
@@ -26,6 +28,7 @@ __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model"]
 def build_model(cfg, info) -> LatentModel:
     if cfg.name not in MODELS:
         raise UserError(f"unknown model {cfg.name!r}; choose one of {', '.join(MODELS)}")
+    cfg = typed(SCHEMAS[cfg.name], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
     model = MODELS[cfg.name](cfg, info)
-    init_weights(model, cfg.get("init", "default"), float(cfg.get("init_std", 0.02)))
+    init_weights(model, cfg.init, cfg.init_std)
     return model

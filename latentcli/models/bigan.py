@@ -25,9 +25,9 @@ class BiGAN(LatentModel):
                                          noise=self.g_noise)
         self.encoder = self.build_encoder()
         self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=True, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False), pack=self.pack,
-                                                 pieces=int(cfg.get("maxout_pieces", 5)))
+                                                 joint=True, dropout=cfg.d_dropout,
+                                                 spectral_norm=cfg.spectral_norm, pack=self.pack,
+                                                 pieces=cfg.maxout_pieces)
 
     def build_encoder(self) -> nn.Module:
         return build_encoder(self.arch, self.latent_dim, self.info.shape, self.cfg.width, self.cfg.depth,

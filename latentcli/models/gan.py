@@ -16,9 +16,9 @@ class GAN(LatentModel):
         self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth,
                                          noise=self.g_noise)
         self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=False, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False), pack=self.pack,
-                                                 pieces=int(cfg.get("maxout_pieces", 5)))
+                                                 joint=False, dropout=cfg.d_dropout,
+                                                 spectral_norm=cfg.spectral_norm, pack=self.pack,
+                                                 pieces=cfg.maxout_pieces)
 
     def optimizers(self):
         return {

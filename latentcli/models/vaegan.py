@@ -37,8 +37,8 @@ class VAEGAN(LatentModel):
         self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.encoder = GaussianEncoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=False, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False))
+                                                 joint=False, dropout=cfg.d_dropout,
+                                                 spectral_norm=cfg.spectral_norm)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         mean, _ = self.encoder(x)
@@ -67,9 +67,9 @@ class VAEGAN(LatentModel):
         # Each later loss is built after the previous update, so no graph spans a changed weight.
         kl = kl_to_standard_normal(mean, log_var).mean()
         feature = self.feature_loss(x, x_rec)
-        yield "encoder", float(self.cfg.get("beta", 1.0)) * kl + feature, {"kl": kl, "feature": feature}
+        yield "encoder", self.cfg.beta * kl + feature, {"kl": kl, "feature": feature}
 
         x_rec = self.generator(z.detach())
         loss_adv = self.adversarial.generator(self.discriminator(torch.cat([x_rec, x_prior])))
-        loss_g = float(self.cfg.get("gamma", 1.0)) * self.feature_loss(x, x_rec) + loss_adv
+        loss_g = self.cfg.gamma * self.feature_loss(x, x_rec) + loss_adv
         yield "generator", loss_g, {"loss_g": loss_adv}

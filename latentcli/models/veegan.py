@@ -30,9 +30,9 @@ class VEEGAN(LatentModel):
                                          noise=self.g_noise)
         self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)  # F
         self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=True, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False), pack=self.pack,
-                                                 pieces=int(cfg.get("maxout_pieces", 5)))
+                                                 joint=True, dropout=cfg.d_dropout,
+                                                 spectral_norm=cfg.spectral_norm, pack=self.pack,
+                                                 pieces=cfg.maxout_pieces)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         z = self.encoder(x)
