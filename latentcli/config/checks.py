@@ -38,28 +38,28 @@ def checked(default: Any = MISSING, check: Check | None = None, factory: Callabl
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def _number(value) -> bool:
+def is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def positive(default: Any = MISSING):
     """> 0 (None passes where the type is Optional: it means "off" or "all")."""
-    return checked(default, Check(lambda v: _number(v) and v > 0, " must be > 0"))
+    return checked(default, Check(lambda v: is_number(v) and v > 0, " must be > 0"))
 
 
 def at_least(low, default: Any = MISSING):
-    return checked(default, Check(lambda v: _number(v) and v >= low, f" must be >= {low}"))
+    return checked(default, Check(lambda v: is_number(v) and v >= low, f" must be >= {low}"))
 
 
 def between(low, high, default: Any = MISSING):
-    return checked(default, Check(lambda v: _number(v) and low <= v <= high, f" must be in [{low}, {high}]"))
+    return checked(default, Check(lambda v: is_number(v) and low <= v <= high, f" must be in [{low}, {high}]"))
 
 
 def fraction(default: Any = MISSING, open_top: bool = False):
     """A probability or a share: in [0, 1] (or [0, 1))."""
     if open_top:
-        return checked(default, Check(lambda v: _number(v) and 0 <= v < 1, " must be in [0, 1)"))
-    return checked(default, Check(lambda v: _number(v) and 0 <= v <= 1, " must be in [0, 1]"))
+        return checked(default, Check(lambda v: is_number(v) and 0 <= v < 1, " must be in [0, 1)"))
+    return checked(default, Check(lambda v: is_number(v) and 0 <= v <= 1, " must be in [0, 1]"))
 
 
 def one_of(*choices, default: Any = MISSING):

@@ -23,7 +23,7 @@ class ModelConfig(Checked):
     """What every model reads (models/base.py): the prior, the networks and their initialisation."""
 
     PREFIX = "model."
-    name: str = one_of("gan", "bigan", "ali", "alice", "vae", "vaegan", "aae", "veegan", "regressor")
+    name: str = one_of("gan", "bigan", "ali", "alice", "vae", "vaegan", "aae", "veegan", "regressor", "alad")
     # auto: mlp for vector data, dcgan for images; or a paper's nets: pacgan, alice_toy, veegan, bigan_fc1024
     arch: str = one_of(*ARCHS)
     latent_dim: int = positive(II("dataset.latent_dim"))
@@ -49,13 +49,13 @@ class DiscriminatorConfig(ModelConfig):
     loss: str = one_of("ns", "hinge", "wgan_gp")  # ns: non-saturating; wgan_gp: gradient penalty on D's whole input
     gp_weight: float = at_least(0, 10.0)  # weight of the wgan_gp gradient penalty
     spectral_norm: bool = False  # spectral normalisation on every discriminator layer
+    maxout_pieces: int = positive(5)  # pieces per maxout unit of the arch=pacgan discriminator
 
 
 @dataclass
 class AdversarialConfig(DiscriminatorConfig):
-    """The GAN game on x or on (x, z) pairs: gan, bigan, ali, veegan."""
+    """The GAN game on x or on (x, z) pairs: gan, bigan, ali, veegan, alad."""
 
-    maxout_pieces: int = positive(5)  # pieces per maxout unit of the arch=pacgan discriminator
     # alternating (G's loss after D's update) | simultaneous (both players' gradients at the same weights)
     updates: str = one_of("alternating", "simultaneous")
     d_steps: int = positive(1)  # per trainer step: D updates, then G (and E) updates, on the same batch
@@ -107,4 +107,5 @@ class RegressorConfig(ModelConfig):
 
 
 SCHEMAS = {"gan": AdversarialConfig, "bigan": AdversarialConfig, "ali": AdversarialConfig, "veegan": AdversarialConfig,
-           "alice": AliceConfig, "vae": VaeConfig, "vaegan": VaeGanConfig, "aae": AaeConfig, "regressor": RegressorConfig}
+           "alice": AliceConfig, "vae": VaeConfig, "vaegan": VaeGanConfig, "aae": AaeConfig, "regressor": RegressorConfig,
+           "alad": AdversarialConfig}

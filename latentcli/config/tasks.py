@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 
 from omegaconf import II, MISSING
 
-from latentcli.config.checks import Checked, at_least, between, each, existing, fraction, one_of, positive
+from latentcli.config.checks import Check, Checked, is_number, at_least, between, checked, each, existing, fraction, one_of, positive
 
 DEVICE = "auto"  # auto: cuda, then mps, then cpu
 
@@ -128,7 +128,15 @@ class BiganMetric(Checked):
 @dataclass
 class AnomalyMetric(Checked):
     PREFIX = "anomaly."
-    weight: float = fraction(0.1)  # EGBAD weight of the discriminator-feature score
+    weight: float = fraction(0.1)  # EGBAD's lambda: (1 - w) * pixel L1 + w * discriminator feature-matching L1
+    k: int = positive(5)  # neighbours of the kNN scores (latent and pixel baseline): mean distance to them
+    n_train: Optional[int] = positive(None)  # normal training items inverted for the latent kNN (null: all of them)
+    baselines: bool = True  # also score the raw pixels by kNN, PCA and a one-class SVM fitted on the normal train split
+    pca_components: int = positive(32)
+    ocsvm_nu: float = checked(0.1, Check(lambda v: is_number(v) and 0 < v <= 1, " must be in (0, 1]"))  # fixed, not tuned
+    # RBF width: scale (scikit-learn's rule 1 / (n_features * Var(train))), auto, or a number > 0
+    ocsvm_gamma: Any = checked("scale", Check(lambda v: v in ("scale", "auto") if isinstance(v, str) else is_number(v) and v > 0,
+                                              " must be scale, auto or a number > 0"))
 
 
 @dataclass

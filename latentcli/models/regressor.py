@@ -22,8 +22,6 @@ from latentcli.models.nets import build_encoder, build_generator, resolve_arch
 
 
 class Regressor(LatentModel):
-    has_encoder = True
-
     def __init__(self, cfg, info):
         generator_weights = None
         if cfg.source is None:  # training starts: take the generator from its checkpoint
@@ -65,8 +63,7 @@ class Regressor(LatentModel):
         return self
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(x)
-        return z.clamp(-1, 1) if self.prior == "uniform" else z
+        return self.to_support(self.encoder(x))
 
     def optimizers(self):
         return {"encoder": self.adam([self.encoder], self.cfg.lr)}

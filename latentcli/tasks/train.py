@@ -21,8 +21,8 @@ from latentcli.engine.device import pick_device
 from latentcli.engine.environment import write_run_info
 from latentcli.config import TrainerConfig, typed
 from latentcli.engine.trainer import Trainer
-from latentcli.errors import UserError
-from latentcli.files import write_text
+from latentcli.errors import StorageError, UserError
+from latentcli.files import remove_temporaries, write_text
 from latentcli.models import build_model
 from latentcli.tasks.common import run_dir, save_hydra_record, seed_everything
 
@@ -103,6 +103,14 @@ def _newest_readable(last: Path) -> dict:
     return state
 
 
+def _last_saved(last: Path) -> str:
+    try:
+        step = ckpt_io.load(last)["step"]
+    except UserError:
+        return "no checkpoint was saved"
+    return f"the last checkpoint, {last} (step {step}), is intact: make room, then run the same command with resume=auto"
+
+
 def _record_resume(out: Path, step: int) -> None:
     """One line per resume in resumes.log; .hydra/ keeps describing how the run was started."""
     log = out / "resumes.log"
@@ -115,6 +123,7 @@ def run(cfg) -> None:
     out = run_dir()
     last = out / "checkpoints" / "last.ckpt"
     resume_state = _resume_state(cfg, out)
+    remove_temporaries(out / "checkpoints")  # a write that a kill cut short; the folder's lock is ours
     overrides = list(HydraConfig.get().overrides.task)
     if resume_state is not None:
         said = "resume=auto: " if cfg.resume == "auto" else ""
@@ -150,7 +159,10 @@ def run(cfg) -> None:
         return batch_stream(data.train, cfg.batch_size, cfg.seed, start_step, num_workers=trainer_cfg.num_workers,
                             pin_memory=trainer.device.type == "cuda")
 
-    result = trainer.fit(model, make_batches, resume=resume_state)
+    try:
+        result = trainer.fit(model, make_batches, resume=resume_state)
+    except StorageError as err:  # a full disk: say what is safe and how to go on
+        raise StorageError(f"{err}; {_last_saved(last)}") from err
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items())
     print(f"stopped by {result.stopped_by} at step {result.step} after {result.seconds:.1f} s ({losses})")
     print(f"checkpoint: {last}")
