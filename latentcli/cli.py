@@ -58,7 +58,8 @@ def task_help(task: str) -> str:
     from omegaconf import OmegaConf
 
     root = Path(config_dir())
-    defaults = [entry for entry in OmegaConf.load(root / f"{task}.yaml").defaults if not isinstance(entry, str)]
+    raw = OmegaConf.to_container(OmegaConf.load(root / f"{task}.yaml"), resolve=False)["defaults"]
+    defaults = [entry for entry in raw if not isinstance(entry, str)]
     groups = [(group, choice) for entry in defaults for group, choice in entry.items()  # a str: a schema, _self_
               if not group.startswith("override ")  # Hydra's own groups (hydra/job_logging) are not the task's
               and "${" not in str(choice)]  # experiment_model: chosen by experiment= and model=
@@ -132,8 +133,8 @@ def _run_hydra(task: str, hydra_args: list[str]) -> None:
     def entry(cfg):
         try:
             with RunFolder(run_dir(), task):  # prints a UserError as one line; undoes a refused command
-                validate(cfg)  # every value in its range, before any work
                 check_overrides(task, cfg)
+                validate(cfg)  # every value in its range, before any work
                 return module.run(cfg)
         except Exception as err:
             err.raised_by_task = True

@@ -96,7 +96,7 @@ OUT_OF_RANGE = [
     ("invert", "edit=interpolate edit.steps=1", "edit.steps=1 must be >= 2"),
     ("invert", "edit=interpolate edit.pairs=0", "edit.pairs=0 must be > 0"),
     ("invert", "edit=arithmetic edit.n=0", "edit.n=0 must be > 0"),
-    ("invert", f"ckpt={MISSING_PATH}.ckpt", f"ckpt={MISSING_PATH}.ckpt: checkpoint not found"),
+    ("invert", "inputs=test inputs.n=-1", "n=-1 must be > 0"),
     ("invert", f"dataset.path={MISSING_PATH}", f"dataset.path={MISSING_PATH} is not a folder"),
     ("evaluate", "n_samples=0", "n_samples=0 must be > 0"),
     ("evaluate", "n=0", "n=0 must be > 0"),

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from omegaconf import II, MISSING
+from omegaconf import II, MISSING, OmegaConf
 
-from latentcli.config.checks import Check, Checked, is_number, at_least, between, checked, each, existing, fraction, one_of, positive
+from latentcli.config.checks import Check, Checked, is_number, typed, at_least, between, checked, each, existing, fraction, one_of, positive
 
 DEVICE = "auto"  # auto: cuda, then mps, then cpu
 
@@ -32,6 +32,18 @@ class Relocation(Checked):
     PREFIX = "dataset."
     path: Optional[str] = existing("folder")  # dataset=image_folder's folder
     data_dir: Optional[str] = existing("folder")  # torchvision datasets' and Fashion-MNIST's folder
+
+
+def relocation() -> dict:
+    """invert's and evaluate's dataset node, an untyped dict that `together` checks as a Relocation: typed, Hydra
+    would refuse `+dataset=NAME` while composing, before latentcli.overrides can say that the task has no such group."""
+    return {"path": None, "data_dir": None}
+
+
+def check_relocation(dataset) -> None:
+    if OmegaConf.is_config(dataset) or isinstance(dataset, dict):
+        if set(dataset) <= {"path", "data_dir"}:
+            typed(Relocation, OmegaConf.create(dict(dataset)))
 
 
 @dataclass
@@ -92,13 +104,18 @@ class InvertConfig(Checked):
     inference: Any = MISSING
     inputs: Any = MISSING
     edit: Any = MISSING
-    ckpt: Optional[str] = existing("checkpoint")  # written by `latentcli train` (required)
+    # written by `latentcli train` (required); one that is missing is named by the checkpoint reader itself
+    ckpt: Optional[str] = None
     # items inverted: the first n test items, n samples, or at most n files of a folder (null: all);
     # each source's default is its inputs.n. The same key as evaluate's n.
     n: Optional[int] = positive(II("inputs.n"))
     device: str = DEVICE
-    dataset: Relocation = field(default_factory=Relocation)
+    dataset: Any = field(default_factory=relocation)  # where the checkpoint's data is now: Relocation
     seed: int = 0
+
+    def together(self) -> str | None:
+        check_relocation(self.dataset)
+        return None
 
 
 @dataclass
@@ -149,7 +166,7 @@ class CompressionMetric(Checked):
 @dataclass
 class EvaluateConfig(Checked):
     inference: Any = MISSING
-    ckpt: Optional[str] = existing("checkpoint")  # written by `latentcli train` (required unless sweep is set)
+    ckpt: Optional[str] = None  # written by `latentcli train` (required unless sweep is set; a missing one is named)
     sweep: Optional[str] = existing("folder")  # a multirun folder: every run in it, then summary.csv / .md / .png
     # null: the run's dataset.metrics if set, else [recon, latent] (+ modes on 2-D mixtures); a name or a list of
     # recon, latent, quality, probe, anomaly, modes, compression, pacgan, veegan, alice, bigan
@@ -157,8 +174,12 @@ class EvaluateConfig(Checked):
     n: Optional[int] = positive(1000)  # test items inverted and scored (null: the whole test split)
     n_samples: int = positive(2500)  # generated samples for modes and quality (the PacGAN protocol uses 2,500)
     device: str = DEVICE
-    dataset: Relocation = field(default_factory=Relocation)
+    dataset: Any = field(default_factory=relocation)  # where the checkpoint's data is now: Relocation
     seed: int = 0
+
+    def together(self) -> str | None:
+        check_relocation(self.dataset)
+        return None
     latent: LatentMetric = field(default_factory=LatentMetric)
     probe: ProbeMetric = field(default_factory=ProbeMetric)
     quality: QualityMetric = field(default_factory=QualityMetric)
