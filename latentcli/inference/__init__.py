@@ -6,13 +6,21 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from latentcli.config import typed
-from latentcli.config.inference import METHODS, READS, SCHEMAS
+from latentcli.config.inference import READS, SCHEMAS
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, checked_inputs
 from latentcli.inference.encoder import EncoderInverter
 from latentcli.inference.optimize import OptimizeInverter
 from latentcli.inference.regressor import RegressorInverter
+from latentcli.registry import Registry
 
+# name -> the function that builds its inverter from (cfg, model, seed, regressor)
+METHODS = Registry("inference method", {
+    "auto": "latentcli.inference:_auto", "encoder": "latentcli.inference.encoder:EncoderInverter.build",
+    "optimize": "latentcli.inference.optimize:OptimizeInverter.build",
+    "hybrid": "latentcli.inference.optimize:OptimizeInverter.build",
+    "regressor": "latentcli.inference.regressor:RegressorInverter.build",
+})
 
 __all__ = ["Inversion", "checked_inputs", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
            "invert", "method_config", "unread_options", "METHODS"]
@@ -34,8 +42,7 @@ def invert(model, x, method: str = "auto", regressor=None, seed: int = 0, **opti
 def method_config(method: str, **options):
     """The method's schema (latentcli.config.inference, what inference=METHOD composes) with `options` on top:
     the CLI's defaults, types and ranges, for the Python API."""
-    if method not in SCHEMAS:
-        raise UserError(f"unknown inference method {method!r}; choose one of {', '.join(METHODS)}")
+    METHODS[method]  # one error for an unknown method
     takes = READS.get(method) or [k for k in OmegaConf.structured(SCHEMAS[method]) if k != "method"]
     wrong = sorted(set(options) - set(takes))
     if wrong:
@@ -52,20 +59,11 @@ def unread_options(method: str, names) -> list[str]:
 def build_inverter(cfg, model, seed: int = 0, regressor=None):
     """The inverter `cfg.method` names, checked against what `model` can do. `regressor`: a loaded
     model=regressor checkpoint, for method=regressor."""
-    cfg = typed(SCHEMAS.get(cfg.method, SCHEMAS["optimize"]), cfg)
-    method = cfg.method
-    if method == "auto":
-        method = "encoder" if model.has_encoder else "optimize"
-    if method not in METHODS:
-        raise UserError(f"unknown inference method {method!r}; choose one of {', '.join(METHODS)}")
-    needs_encoder = method in ("encoder", "hybrid") or cfg.init == "encoder"
+    build = METHODS[cfg.method]  # one error for an unknown method
+    cfg = typed(SCHEMAS[cfg.method], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    needs_encoder = cfg.method in ("encoder", "hybrid") or cfg.init == "encoder"
     if needs_encoder and not model.has_encoder:
         raise UserError(
-            f"model {model.cfg.name!r} has no encoder, so inference={method} cannot invert it; use "
+            f"model {model.cfg.name!r} has no encoder, so inference={cfg.method} cannot invert it; use "
             "inference=optimize, or inference=regressor with a latent regressor trained on its generator"
         )
-    if method == "encoder":
-        return EncoderInverter(batch_size=cfg.batch_size)
-    if method == "regressor":
-        return RegressorInverter(regressor, batch_size=cfg.batch_size)
-    return OptimizeInverter(OmegaConf.to_object(cfg), method=method, seed=seed)
