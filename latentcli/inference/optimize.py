@@ -12,50 +12,15 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, fields
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
+from latentcli.config.inference import InferenceConfig as OptimizeOptions  # the settings of optimisation inversion
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, chunks, frozen, per_item_mse
-
-
-@dataclass
-class OptimizeOptions:
-    """Settings of optimisation inversion; configs/inference/optimize.yaml documents each."""
-
-    steps: int = 500
-    optimizer: str = "adam"  # adam | lbfgs
-    lr: float = 0.05
-    loss: str = "mse"  # mse | l1
-    perceptual_weight: float = 0.0
-    prior_weight: float = 0.0
-    encoder_weight: float = 0.0
-    init: str = "prior_mean"  # prior_mean | random | encoder
-    restarts: int = 1
-    patience: int | None = None
-    tol: float = 1e-4
-    history_every: int = 10
-    batch_size: int = 1024
-    progress: bool = True
-
-    @classmethod
-    def from_cfg(cls, cfg) -> "OptimizeOptions":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in dict(cfg).items() if k != "method"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"unknown inference option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        options = cls(**values)
-        for name, allowed in [("optimizer", ("adam", "lbfgs")), ("loss", ("mse", "l1")),
-                              ("init", ("prior_mean", "random", "encoder"))]:
-            if getattr(options, name) not in allowed:
-                raise UserError(f"inference.{name}={getattr(options, name)!r} is not one of {', '.join(allowed)}")
-        if options.restarts < 1 or options.steps < 1:
-            raise UserError("inference.restarts and inference.steps must be at least 1")
-        return options
 
 
 def prior_penalty(model, z: torch.Tensor) -> torch.Tensor:
@@ -158,8 +123,7 @@ class OptimizeInverter:
     @classmethod
     def build(cls, cfg, model, seed: int, regressor) -> "OptimizeInverter":
         """method=optimize or hybrid, from the inference config."""
-        options = {k: v for k, v in cfg.items() if k not in ("method", "regressor_ckpt")}
-        return cls(OptimizeOptions.from_cfg(options), method=cfg.method, seed=seed)
+        return cls(OmegaConf.to_object(cfg), method=cfg.method, seed=seed)  # cfg: typed by build_inverter
 
     def initial_latents(self, model, x: torch.Tensor) -> torch.Tensor:
         """restarts x n starting points: the first block from `init`, the others random prior draws."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
+from latentcli.config import typed
+from latentcli.config.model import SCHEMAS
 from latentcli.data.stream import DataInfo
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
@@ -24,8 +26,10 @@ __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model", "load_check
 
 
 def build_model(cfg, info) -> LatentModel:
-    model = MODELS[cfg.name](cfg, info)
-    init_weights(model, cfg.get("init", "default"), float(cfg.get("init_std", 0.02)))
+    model_class = MODELS[cfg.name]  # one error for an unknown name
+    cfg = typed(SCHEMAS[cfg.name], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    model = model_class(cfg, info)
+    init_weights(model, cfg.init, cfg.init_std)
     return model
 
 

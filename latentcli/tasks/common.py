@@ -10,6 +10,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from latentcli.config import typed
+from latentcli.config.dataset import SCHEMAS as DATASET_SCHEMAS
 from latentcli.errors import UserError
 from latentcli.files import write_text
 from latentcli.models import load_checkpoint
@@ -37,7 +39,7 @@ def seed_everything(seed: int) -> None:
 
 def checkpoint_path(cfg) -> str:
     """cfg.ckpt, which invert and evaluate need."""
-    if not cfg.get("ckpt"):
+    if not cfg.ckpt:
         raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt)")
     return cfg.ckpt
 
@@ -46,18 +48,18 @@ def stored_dataset(ckpt: dict, cfg):
     """The checkpoint's dataset config, with a new location where the command line gives one (the data
     moved: dataset.path=DIR, dataset.data_dir=DIR); nothing else of the dataset can be changed."""
     dataset = OmegaConf.create(ckpt["config"]["dataset"])
-    for key, value in (cfg.get("dataset") or {}).items():
+    for key, value in cfg.dataset.items():
         if value is None:
             continue
         if key not in dataset:
             raise UserError(f"dataset.{key}={value}: the checkpoint's dataset ({dataset.name}) has no {key}")
         dataset[key] = str(Path(value).expanduser())
-    return dataset
+    return typed(DATASET_SCHEMAS[dataset.name], dataset)
 
 
 def load_regressor(inference_cfg):
     """The model=regressor checkpoint that inference=regressor uses, or None."""
-    path = inference_cfg.get("regressor_ckpt")
-    if inference_cfg.method != "regressor" or not path:
+    if inference_cfg.method != "regressor" or not inference_cfg.regressor_ckpt:
         return None
+    path = inference_cfg.regressor_ckpt
     return load_checkpoint(path, device="cpu")[0]
