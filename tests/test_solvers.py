@@ -41,7 +41,7 @@ def problem(n=8):
 
 def invert(model, x, **options):
     options = {"progress": False, "init": "prior_mean", **options}
-    return OptimizeInverter(OptimizeOptions.from_cfg(options)).invert(model, x)
+    return OptimizeInverter(OptimizeOptions(**options)).invert(model, x)
 
 
 @pytest.mark.parametrize("optimizer, steps", [("bfgs", 60), ("lm", 15)])
@@ -64,7 +64,7 @@ def test_finished_items_stop_costing_compute():
     model, _, x = problem(16)
     x = x.clone()
     x[8:] = x[:8]  # items 8.. are the same as 0..7 but start at their answer: they finish first
-    options = OptimizeOptions.from_cfg({"optimizer": "bfgs", "steps": 40, "progress": False})
+    options = OptimizeOptions(**{"optimizer": "bfgs", "steps": 40, "progress": False})
     inverter = OptimizeInverter(options)
     model.rows = 0
     result = inverter.invert(model, x)
@@ -136,6 +136,6 @@ def test_best_of_k_starts_picks_the_best_candidate():
 
 def test_option_mistakes():
     with pytest.raises(UserError, match="needs inference.radius"):
-        OptimizeOptions.from_cfg({"constraint": "ball"})
+        OptimizeOptions(**{"constraint": "ball"})
     with pytest.raises(UserError, match="optimizer=lm minimises squared pixel error"):
-        OptimizeOptions.from_cfg({"optimizer": "lm", "loss": "l1"})
+        OptimizeOptions(**{"optimizer": "lm", "loss": "l1"})

@@ -3,21 +3,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from omegaconf import OmegaConf
 
-from latentcli.paths import config_dir
+from latentcli.config import typed
+from latentcli.config.inference import READS, SCHEMAS
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, checked_inputs
 from latentcli.inference.encoder import EncoderInverter
-from latentcli.inference.optimize import OptimizeInverter, OptimizeOptions
+from latentcli.inference.optimize import OptimizeInverter
 from latentcli.inference.regressor import RegressorInverter
+from latentcli.registry import Registry
 
-METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor", "fast")
-# The options a method reads, where it is not all of them. Every method's config carries optimize.yaml's
-# options, so that one sweep can set them for every method it compares.
-READS = {"encoder": ("batch_size",), "regressor": ("regressor_ckpt", "batch_size")}
+# name -> the function that builds its inverter from (cfg, model, seed, regressor)
+METHODS = Registry("inference method", {
+    "auto": "latentcli.inference:_auto", "encoder": "latentcli.inference.encoder:EncoderInverter.build",
+    "optimize": "latentcli.inference.optimize:OptimizeInverter.build",
+    "hybrid": "latentcli.inference.optimize:OptimizeInverter.build",
+    "regressor": "latentcli.inference.regressor:RegressorInverter.build",
+    "fast": "latentcli.inference.optimize:OptimizeInverter.build",
+})
 
 __all__ = ["Inversion", "checked_inputs", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
            "invert", "method_config", "unread_options", "METHODS"]
@@ -30,29 +34,21 @@ def invert(model, x, method: str = "auto", regressor=None, seed: int = 0, **opti
     latentcli.data.load_images(path, model.info.shape) reads your pictures; anything else is refused.
 
     method: auto | encoder | optimize | hybrid | regressor (pass the loaded regressor model);
-    options: that method's settings (configs/inference/METHOD.yaml), e.g. steps=200, restarts=4.
+    options: that method's settings (latentcli/config/inference.py), e.g. steps=200, restarts=4.
     """
     cfg = method_config(method, **options)
     return build_inverter(cfg, model, seed=seed, regressor=regressor).invert(model, checked_inputs(x, model.info))
 
 
 def method_config(method: str, **options):
-    """configs/inference/METHOD.yaml (after the files its defaults list names) with `options` on top:
-    the CLI's defaults, for the Python API."""
-    def load(name: str):
-        path = Path(config_dir()) / "inference" / f"{name}.yaml"
-        if not path.is_file():
-            raise UserError(f"unknown inference method {name!r}; choose one of {', '.join(METHODS)}")
-        raw = OmegaConf.load(path)
-        parents = [load(entry) for entry in raw.pop("defaults", []) if entry != "_self_"]
-        return OmegaConf.merge(*parents, raw)
-
-    cfg = load(method)
-    takes = READS.get(method) or [k for k in cfg if k != "method"]
+    """The method's schema (latentcli.config.inference, what inference=METHOD composes) with `options` on top:
+    the CLI's defaults, types and ranges, for the Python API."""
+    METHODS[method]  # one error for an unknown method
+    takes = READS.get(method) or [k for k in OmegaConf.structured(SCHEMAS[method]) if k != "method"]
     wrong = sorted(set(options) - set(takes))
     if wrong:
         raise UserError(f"unknown option(s) {', '.join(wrong)} for method {method!r}; it takes {', '.join(takes)}")
-    return OmegaConf.merge(cfg, options)
+    return typed(SCHEMAS[method], options)
 
 
 def unread_options(method: str, names) -> list[str]:
@@ -64,20 +60,11 @@ def unread_options(method: str, names) -> list[str]:
 def build_inverter(cfg, model, seed: int = 0, regressor=None):
     """The inverter `cfg.method` names, checked against what `model` can do. `regressor`: a loaded
     model=regressor checkpoint, for method=regressor."""
-    method = cfg.method
-    if method == "auto":
-        method = "encoder" if model.has_encoder else "optimize"
-    if method not in METHODS:
-        raise UserError(f"unknown inference method {method!r}; choose one of {', '.join(METHODS)}")
-    needs_encoder = method in ("encoder", "hybrid", "fast") or cfg.get("init") == "encoder"
+    build = METHODS[cfg.method]  # one error for an unknown method
+    cfg = typed(SCHEMAS[cfg.method], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    needs_encoder = cfg.method in ("encoder", "hybrid", "fast") or cfg.init == "encoder"
     if needs_encoder and not model.has_encoder:
         raise UserError(
-            f"model {model.cfg.name!r} has no encoder, so inference={method} cannot invert it; use "
+            f"model {model.cfg.name!r} has no encoder, so inference={cfg.method} cannot invert it; use "
             "inference=optimize, or inference=regressor with a latent regressor trained on its generator"
         )
-    if method == "encoder":
-        return EncoderInverter(batch_size=cfg.batch_size)
-    if method == "regressor":
-        return RegressorInverter(regressor, batch_size=cfg.batch_size)
-    options = {k: v for k, v in cfg.items() if k not in ("method", "regressor_ckpt")}
-    return OptimizeInverter(OptimizeOptions.from_cfg(options), method=method, seed=seed)

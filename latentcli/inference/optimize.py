@@ -12,62 +12,17 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, fields
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
+from latentcli.config.inference import InferenceConfig as OptimizeOptions  # the settings of optimisation inversion
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, chunks, frozen, per_item_mse
 from latentcli.inference.gauss_newton import LevenbergMarquardt
 from latentcli.inference.quasi_newton import BatchedBFGS
-
-
-@dataclass
-class OptimizeOptions:
-    """Settings of optimisation inversion; configs/inference/optimize.yaml documents each."""
-
-    steps: int = 500
-    optimizer: str = "adam"  # adam | lbfgs | bfgs | lm
-    lr: float = 0.05
-    loss: str = "mse"  # mse | l1
-    perceptual_weight: float = 0.0
-    prior_weight: float = 0.0
-    encoder_weight: float = 0.0
-    init: str = "prior_mean"  # prior_mean | random | encoder
-    restarts: int = 1
-    candidates: int = 1
-    patience: int | None = None
-    tol: float = 1e-4
-    history_every: int = 10
-    constraint: str = "none"  # none | truncate | ball | sphere
-    radius: float | None = None
-    batch_size: int = 1024
-    progress: bool = True
-
-    @classmethod
-    def from_cfg(cls, cfg) -> "OptimizeOptions":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in dict(cfg).items() if k != "method"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"unknown inference option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        options = cls(**values)
-        for name, allowed in [("optimizer", ("adam", "lbfgs", "bfgs", "lm")), ("loss", ("mse", "l1")),
-                              ("init", ("prior_mean", "random", "encoder")),
-                              ("constraint", ("none", "truncate", "ball", "sphere"))]:
-            if getattr(options, name) not in allowed:
-                raise UserError(f"inference.{name}={getattr(options, name)!r} is not one of {', '.join(allowed)}")
-        if options.restarts < 1 or options.steps < 1 or options.candidates < 1:
-            raise UserError("inference.restarts, inference.candidates and inference.steps must be at least 1")
-        if options.constraint in ("truncate", "ball") and not (options.radius or 0) > 0:
-            raise UserError(f"inference.constraint={options.constraint} needs inference.radius > 0 "
-                            f"({'|z_i|' if options.constraint == 'truncate' else '||z||'} <= radius)")
-        if options.optimizer == "lm" and (options.loss != "mse" or options.perceptual_weight or options.encoder_weight):
-            raise UserError("inference.optimizer=lm minimises squared pixel error (with prior_weight): it takes "
-                            "loss=mse and no perceptual_weight or encoder_weight; use optimizer=bfgs for those")
-        return options
 
 
 def project_latents(z: torch.Tensor, prior: str, constraint: str = "none", radius: float | None = None) -> None:
@@ -109,7 +64,7 @@ class LatentFit(nn.Module):
         self.solver = None  # bfgs and lm: the per-item solver, which knows the items still active
         self.x_features = None
         if options.perceptual_weight:
-            features = model.image_features
+            features = model.x_discriminator.features if model.x_discriminator is not None else None
             if features is None:
                 raise UserError(f"inference.perceptual_weight needs a discriminator on images; model "
                                 f"{model.cfg.name!r} has none (gan, bigan, ali, alice and vaegan do)")
@@ -147,7 +102,7 @@ class LatentFit(nn.Module):
         objective = recon
         if self.x_features is not None:
             objective = objective + options.perceptual_weight * (
-                model.image_features(x_hat) - self.x_features[rows if rows is not None else slice(None)]
+                model.x_discriminator.features(x_hat) - self.x_features[rows if rows is not None else slice(None)]
             ).pow(2).mean(1)
         if options.prior_weight:
             objective = objective + options.prior_weight * prior_penalty(model, z) / model.latent_dim
@@ -212,6 +167,11 @@ class OptimizeInverter:
 
     def __init__(self, options: OptimizeOptions, method: str = "optimize", seed: int = 0):
         self.options, self.method, self.seed = options, method, seed
+
+    @classmethod
+    def build(cls, cfg, model, seed: int, regressor) -> "OptimizeInverter":
+        """method=optimize or hybrid, from the inference config."""
+        return cls(OmegaConf.to_object(cfg), method=cfg.method, seed=seed)  # cfg: typed by build_inverter
 
     def initial_latents(self, model, x: torch.Tensor) -> torch.Tensor:
         """restarts x n starting points: the first block from `init`, the others random prior draws."""

@@ -26,15 +26,11 @@ class LatentModel(nn.Module):
         self.cfg = cfg
         self.info = info
         self.latent_dim = int(cfg.latent_dim)
-        self.prior = cfg.get("prior", "normal")
-        if self.prior not in ("normal", "uniform"):
-            raise UserError(f"model.prior={self.prior!r} is not one of normal, uniform")
-        self.arch = resolve_arch(cfg.get("arch", "auto"), info.shape)
-        self.pack = int(cfg.get("pack", 1))  # PacGAN's packing of the discriminator's inputs
-        self.g_noise = int(cfg.get("g_noise", 0))  # noise inputs of a stochastic G(z, eps) / E(x, eps)
-        self.e_noise = int(cfg.get("e_noise", 0))
-        if self.pack < 1 or self.g_noise < 0 or self.e_noise < 0:
-            raise UserError("model.pack must be >= 1 and model.g_noise, model.e_noise >= 0")
+        self.prior = cfg.prior
+        self.arch = resolve_arch(cfg.arch, info.shape)
+        self.pack = cfg.pack  # PacGAN's packing of the discriminator's inputs
+        self.g_noise = cfg.g_noise  # noise inputs of a stochastic G(z, eps) / E(x, eps)
+        self.e_noise = cfg.e_noise
 
     def require_normal_prior(self) -> None:
         """For models with a KL term to N(0, I) (the VAEs)."""
@@ -70,11 +66,11 @@ class LatentModel(nn.Module):
         return type(self).encode is not LatentModel.encode
 
     @property
-    def image_features(self):
-        """D's representation of images (x -> N x F), for perceptual distances and anomaly scores; None where
-        the data are not images or the model has no discriminator on x (a model whose D judges z says so)."""
-        discriminator = self._modules.get("discriminator")
-        return discriminator.features if discriminator is not None and self.info.kind == "image" else None
+    def x_discriminator(self) -> nn.Module | None:
+        """The discriminator that looks at data items x (D(x), or the joint D(x, z)), whose features(x) are
+        the image features of perceptual distances and anomaly scores; None for a model without one (a model
+        whose D judges z says so)."""
+        return self._modules.get("discriminator")
 
     def make_generator(self, batch_norm: bool = True) -> nn.Module:
         """G(z) (with model.g_noise, G(z, eps)) of the model's architecture and size."""
@@ -86,8 +82,8 @@ class LatentModel(nn.Module):
         """D(x), or with joint=True the D(x, z) of BiGAN/ALI, with the model's dropout, spectral norm and packing."""
         cfg = self.cfg
         return build_discriminator(self.arch, self.info.shape, self.latent_dim, cfg.width, cfg.depth, joint=joint,
-                                   dropout=cfg.get("d_dropout", 0.0), spectral_norm=cfg.get("spectral_norm", False),
-                                   pack=self.pack, pieces=int(cfg.get("maxout_pieces", 5)))
+                                   dropout=cfg.d_dropout, spectral_norm=cfg.spectral_norm,
+                                   pack=self.pack, pieces=cfg.maxout_pieces)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
@@ -98,3 +94,8 @@ class LatentModel(nn.Module):
     def adam(self, modules: list[nn.Module], lr: float) -> torch.optim.Adam:
         params = [p for m in modules for p in m.parameters()]
         return torch.optim.Adam(params, lr=lr, betas=tuple(self.cfg.betas))
+
+    def adversarial_optimizers(self, players: list[nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        """The discriminator's optimiser (model.lr_d) and the other players' one (model.lr_g)."""
+        return {"discriminator": self.adam([self.discriminator], self.cfg.lr_d),
+                "generator": self.adam(players, self.cfg.lr_g)}

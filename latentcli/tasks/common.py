@@ -10,8 +10,12 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from latentcli.config import typed
+from latentcli.config.dataset import SCHEMAS as DATASET_SCHEMAS
 from latentcli.errors import UserError
 from latentcli.files import write_text
+from latentcli.config import typed
+from latentcli.config.dataset import SCHEMAS as DATASET_SCHEMAS
 from latentcli.data import build_dataset
 from latentcli.engine.device import pick_device
 from latentcli.models import build_model, load_checkpoint
@@ -41,7 +45,7 @@ def seed_everything(seed: int) -> None:
 
 def checkpoint_path(cfg) -> str:
     """cfg.ckpt, which invert and evaluate need (unless model=external)."""
-    if not cfg.get("ckpt"):
+    if not cfg.ckpt:
         raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt)")
     return cfg.ckpt
 
@@ -81,7 +85,9 @@ def dataset_config(name: str):
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
         raise UserError(f"model.dataset={name} is not a dataset; choose one of {known}")
-    return OmegaConf.load(path)
+    raw = OmegaConf.load(path)
+    raw.pop("defaults", None)  # its schema, which typed() applies
+    return typed(DATASET_SCHEMAS[raw.name], raw)
 
 
 def stored_dataset(ckpt: dict, cfg):
@@ -91,18 +97,18 @@ def stored_dataset(ckpt: dict, cfg):
         raise UserError("model=external has no test images: add model.dataset=NAME (e.g. fashion_mnist), "
                         "or invert inputs=folder inputs.path=DIR or inputs=samples")
     dataset = OmegaConf.create(ckpt["config"]["dataset"])
-    for key, value in (cfg.get("dataset") or {}).items():
+    for key, value in cfg.dataset.items():
         if value is None:
             continue
         if key not in dataset:
             raise UserError(f"dataset.{key}={value}: the checkpoint's dataset ({dataset.name}) has no {key}")
         dataset[key] = str(Path(value).expanduser())
-    return dataset
+    return typed(DATASET_SCHEMAS[dataset.name], dataset)
 
 
 def load_regressor(inference_cfg):
     """The model=regressor checkpoint that inference=regressor uses, or None."""
-    path = inference_cfg.get("regressor_ckpt")
-    if inference_cfg.method != "regressor" or not path:
+    if inference_cfg.method != "regressor" or not inference_cfg.regressor_ckpt:
         return None
+    path = inference_cfg.regressor_ckpt
     return load_checkpoint(path, device="cpu")[0]

@@ -3,10 +3,8 @@ metrics.json and report.md with pictures."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
-
 
 from latentcli import report, sweep, viz
 from latentcli.data import build_dataset
@@ -37,7 +35,7 @@ def run(cfg) -> None:
         print(one_line(metrics))
         print(f"wrote {out / 'metrics.json'}, {out / 'report.md'}")
         return
-    if not cfg.get("ckpt"):
+    if not cfg.ckpt:
         raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt), "
                         "or sweep=DIR for every run of a multirun")
     metrics = evaluate_checkpoint(cfg, Path(cfg.ckpt), out)
@@ -50,8 +48,8 @@ def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
     there); else recon and latent, and modes on 2-D mixtures."""
     if cfg.metrics is not None:  # metrics=recon (one bare name) as well as metrics=[recon,latent]
         names = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)
-    elif dataset_cfg is not None and dataset_cfg.get("metrics") is not None:
-        names = list(dataset_cfg["metrics"])
+    elif dataset_cfg is not None and dataset_cfg.metrics is not None:
+        names = list(dataset_cfg.metrics)
     else:
         names = ["recon", "latent"] + (["modes"] if info.centres is not None else [])
     unknown = [n for n in names if n not in METRICS]
@@ -65,15 +63,16 @@ def evaluate_checkpoint(cfg, ckpt_path: Path | None, out: Path) -> dict:
     seed_everything(cfg.seed)
     count_or_all(cfg.n)
     model, ckpt = load_checkpoint(ckpt_path, device=cfg.device) if ckpt_path is not None else load_model(cfg)
-    data = build_dataset(stored_dataset(ckpt, cfg))
+    dataset_cfg = stored_dataset(ckpt, cfg)
+    data = build_dataset(dataset_cfg)
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     ctx = EvaluationContext(model, data, inverter, cfg, out)
     metrics = {"ckpt": str(ckpt_path or cfg.model.target), "model": ckpt["config"]["model"]["name"], "dataset": data.info.name,
                "step": ckpt["step"], "inference": inverter.method, "n_test": len(ctx.test)}
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
-    for name in metric_names(cfg, data.info, ckpt["config"]["dataset"]):
-        metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name][0]}").evaluate(ctx)
+    for name in metric_names(cfg, data.info, dataset_cfg):
+        metrics[name] = METRICS[name].evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out) if ckpt_path else None)
     return metrics
@@ -81,6 +80,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path | None, out: Path) -> dict:
 
 def evaluate_sweep(cfg, out: Path) -> None:
     runs = sweep.find_runs(cfg.sweep)
+    failed = sweep.failed_jobs(cfg.sweep)
     results, skipped = [], []
     for i, run in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {run.name}")
@@ -104,10 +104,13 @@ def evaluate_sweep(cfg, out: Path) -> None:
         main = cfg.summary_metric or next((m for key, m in SUMMARY_METRICS if key in part[0][1]), "step")
         rows = sweep.summarise(part, out, main, stem)
         sweep.append_where_they_ran(out / f"{stem}.md", runs)
+        sweep.append_failed(out / f"{stem}.md", failed)
         print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
               f"wrote {out / stem}.csv, {stem}.md, {stem}.png")
     if skipped:
         print(f"{report.counted(len(skipped), 'run')} skipped")
+    for job, reason in failed.items():
+        print(f"failed in training, listed in the summary: {job}: {reason}")
 
 
 
