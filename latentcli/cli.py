@@ -11,7 +11,7 @@ from pathlib import Path
 from latentcli.paths import config_dir
 
 TASKS = {
-    "train": "fit a model (gan, bigan, ali, alice, vae, vaegan, aae, regressor): checkpoints, samples, curves",
+    "train": "fit a model (`model=` below): checkpoints, samples, curves",
     "invert": "recover latents z of test images, a folder or samples: latents.pt, reconstructions, edits",
     "evaluate": "measure a checkpoint or a sweep (reconstruction, latents, quality, probes, ...): report.md",
 }
