@@ -75,6 +75,5 @@ class StopSignals:
 
     def __exit__(self, *exc):
         for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        self.previous = {}
+            signal.signal(sig, handler)  # `previous` stays: forward() runs after the final save, outside the block
         return False
