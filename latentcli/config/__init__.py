@@ -23,7 +23,7 @@ __all__ = ["Checked", "TrainerConfig", "typed", "validate", "schema_node", "SCHE
 SCHEMAS = {
     "model": {"adversarial_schema": model.AdversarialConfig, "alice_schema": model.AliceConfig,
               "vae_schema": model.VaeConfig, "vaegan_schema": model.VaeGanConfig, "aae_schema": model.AaeConfig,
-              "regressor_schema": model.RegressorConfig},
+              "regressor_schema": model.RegressorConfig, "external_schema": model.ExternalConfig},
     "dataset": {"toy_schema": dataset.ToyConfig, "digits_schema": dataset.DigitsConfig,
                 "shapes_schema": dataset.ShapesConfig, "images_schema": dataset.ImagesConfig,
                 "image_folder_schema": dataset.ImageFolderConfig},

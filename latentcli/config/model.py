@@ -4,7 +4,7 @@ what differs from it (ALI's dropout, VEEGAN's learning rates)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -27,7 +27,8 @@ class ModelConfig(Checked):
     """What every model reads (models/base.py): the prior, the networks and their initialisation."""
 
     PREFIX = "model."
-    name: str = one_of("gan", "bigan", "ali", "alice", "vae", "vaegan", "aae", "veegan", "regressor", "alad")
+    name: str = one_of("gan", "bigan", "ali", "alice", "vae", "vaegan", "aae", "veegan", "regressor", "alad",
+                       "external")
     # auto: mlp for vector data, dcgan for images; or a paper's nets: pacgan, alice_toy, veegan, bigan_fc1024
     arch: str = one_of(*ARCHS)
     latent_dim: int = positive(II("dataset.latent_dim"))
@@ -94,6 +95,34 @@ class AaeConfig(DiscriminatorConfig):
 
 
 @dataclass
+class ExternalSource(Checked):
+    """A generator trained outside latentcli (models/external.py): the class, its keyword arguments and weights."""
+
+    PREFIX = "model."
+    target: Optional[str] = None  # package.module:Class, an nn.Module mapping z [N, latent_dim] to [N, ...]
+    kwargs: Optional[Any] = None  # Class(**kwargs)
+    weights: Optional[str] = None  # its state dict, read with torch.load(weights_only=True)
+    latent_dim: Optional[int] = positive(None)  # the size of z
+    output_range: List[float] = field(default_factory=lambda: [-1.0, 1.0])  # [lo, hi] of its images
+    prior: str = one_of("normal", "uniform")
+
+
+@dataclass
+class ExternalConfig(ModelConfig):
+    """model=external (invert and evaluate): ExternalSource's keys, and the dataset whose test images to use."""
+
+    name: str = one_of("external")
+    latent_dim: Optional[int] = positive(None)
+    width: int = positive(1)  # unused: the networks are the user's
+    depth: int = positive(1)
+    target: Optional[str] = None
+    kwargs: Optional[Any] = None
+    weights: Optional[str] = None
+    output_range: List[float] = field(default_factory=lambda: [-1.0, 1.0])
+    dataset: Optional[str] = None  # a latentcli dataset (fashion_mnist, ...) for inputs=test and evaluate
+
+
+@dataclass
 class RegressorConfig(ModelConfig):
     """latent_dim and prior are taken from the generator's run when training starts."""
 
@@ -101,6 +130,10 @@ class RegressorConfig(ModelConfig):
     lr: float = positive(1e-3)
     betas: List[float] = betas(0.9)
     distance: str = one_of("l2", "l1")  # between E(G(z)) and z
+    # > 0: also ||G(E(x)) - x||^2 on the real training images, this much (a start fitted to real data)
+    pixel_weight: float = at_least(0, 0.0)
+    # or, instead of generator_ckpt, a generator trained outside latentcli: model.external.target=... etc.
+    external: ExternalSource = field(default_factory=ExternalSource)
     source: Optional[Any] = None  # the generator's model config, recorded when training starts
 
     def together(self) -> str | None:
@@ -112,4 +145,4 @@ class RegressorConfig(ModelConfig):
 
 SCHEMAS = {"gan": AdversarialConfig, "bigan": AdversarialConfig, "ali": AdversarialConfig, "veegan": AdversarialConfig,
            "alice": AliceConfig, "vae": VaeConfig, "vaegan": VaeGanConfig, "aae": AaeConfig, "regressor": RegressorConfig,
-           "alad": AdversarialConfig}
+           "alad": AdversarialConfig, "external": ExternalConfig}

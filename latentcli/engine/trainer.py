@@ -27,7 +27,6 @@ from latentcli.engine.logging import MetricsLogger
 from latentcli.engine.progress import Progress
 from latentcli.engine.trainable import Converging, TrainResult, TrainState, needs_closure, reevaluate
 
-
 class Trainer:
     """Runs a trainable's losses through its optimisers until a budget runs out; logs and checkpoints.
 

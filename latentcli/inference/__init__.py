@@ -20,6 +20,7 @@ METHODS = Registry("inference method", {
     "optimize": "latentcli.inference.optimize:OptimizeInverter.build",
     "hybrid": "latentcli.inference.optimize:OptimizeInverter.build",
     "regressor": "latentcli.inference.regressor:RegressorInverter.build",
+    "fast": "latentcli.inference.optimize:OptimizeInverter.build",
 })
 
 __all__ = ["Inversion", "checked_inputs", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
@@ -61,9 +62,16 @@ def build_inverter(cfg, model, seed: int = 0, regressor=None):
     model=regressor checkpoint, for method=regressor."""
     build = METHODS[cfg.method]  # one error for an unknown method
     cfg = typed(SCHEMAS[cfg.method], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
-    needs_encoder = cfg.method in ("encoder", "hybrid") or cfg.init == "encoder"
+    needs_encoder = cfg.method in ("encoder", "hybrid", "fast") or cfg.init == "encoder"
     if needs_encoder and not model.has_encoder:
         raise UserError(
             f"model {model.cfg.name!r} has no encoder, so inference={cfg.method} cannot invert it; use "
             "inference=optimize, or inference=regressor with a latent regressor trained on its generator"
         )
+    return build(cfg, model, seed, regressor)
+
+
+def _auto(cfg, model, seed: int, regressor):
+    """The model's encoder when it has one, else latent optimisation."""
+    method = "encoder" if model.has_encoder else "optimize"
+    return METHODS[method](OmegaConf.merge(cfg, {"method": method}), model, seed, regressor)

@@ -19,7 +19,7 @@ MODELS = Registry("model", {
     "alice": "latentcli.models.alice:ALICE", "vae": "latentcli.models.vae:VAE",
     "vaegan": "latentcli.models.vaegan:VAEGAN", "aae": "latentcli.models.aae:AAE",
     "veegan": "latentcli.models.veegan:VEEGAN", "alad": "latentcli.models.alad:ALAD",
-    "regressor": "latentcli.models.regressor:Regressor",
+    "regressor": "latentcli.models.regressor:Regressor", "external": "latentcli.models.external:External",
 })
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model", "load_checkpoint"]

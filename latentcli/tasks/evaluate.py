@@ -15,7 +15,7 @@ from latentcli.inference import build_inverter
 from latentcli.metrics import METRICS
 from latentcli.metrics.context import EvaluationContext
 from latentcli.models import load_checkpoint
-from latentcli.tasks.common import load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
+from latentcli.tasks.common import load_model, load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
 from latentcli.tasks.inputs import count_or_all
 
 # the sweep summary's bar plot when summary_metric is not set: the first of these the runs have
@@ -29,6 +29,11 @@ def run(cfg) -> None:
     save_hydra_record(cfg, out)
     if cfg.sweep:
         evaluate_sweep(cfg, out)
+        return
+    if cfg.get("model") is not None:  # model=external: a generator trained elsewhere
+        metrics = evaluate_checkpoint(cfg, None, out)
+        print(one_line(metrics))
+        print(f"wrote {out / 'metrics.json'}, {out / 'report.md'}")
         return
     if not cfg.ckpt:
         raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt), "
@@ -53,22 +58,23 @@ def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
     return names
 
 
-def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
+def evaluate_checkpoint(cfg, ckpt_path: Path | None, out: Path) -> dict:
+    """ckpt_path None: model=external's generator."""
     seed_everything(cfg.seed)
     count_or_all(cfg.n)
-    model, ckpt = load_checkpoint(ckpt_path, device=cfg.device)
+    model, ckpt = load_checkpoint(ckpt_path, device=cfg.device) if ckpt_path is not None else load_model(cfg)
     dataset_cfg = stored_dataset(ckpt, cfg)
     data = build_dataset(dataset_cfg)
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     ctx = EvaluationContext(model, data, inverter, cfg, out)
-    metrics = {"ckpt": str(ckpt_path), "model": ckpt["config"]["model"]["name"], "dataset": data.info.name,
+    metrics = {"ckpt": str(ckpt_path or cfg.model.target), "model": ckpt["config"]["model"]["name"], "dataset": data.info.name,
                "step": ckpt["step"], "inference": inverter.method, "n_test": len(ctx.test)}
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
     for name in metric_names(cfg, data.info, dataset_cfg):
         metrics[name] = METRICS[name].evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
-    report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
+    report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out) if ckpt_path else None)
     return metrics
 
 
