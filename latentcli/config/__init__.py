@@ -11,10 +11,10 @@ engine and data may use these schemas without importing the tasks or the CLI.
 from __future__ import annotations
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from latentcli.config import dataset, inference, model, tasks, trainer
-from latentcli.config.checks import Checked, schema_node, typed
+from latentcli.config.checks import Checked, check_values, schema_node, typed
 from latentcli.config.trainer import TrainerConfig
 
 __all__ = ["Checked", "TrainerConfig", "typed", "validate", "schema_node", "SCHEMAS"]
@@ -48,7 +48,11 @@ def register() -> None:
 
 def validate(cfg) -> None:
     """Every range of the composed task config (a UserError naming the key, the value and what is allowed)."""
-    OmegaConf.to_object(cfg)
+    OmegaConf.to_object(cfg)  # builds every schema's dataclass: their __post_init__ check the ranges
+    for key in cfg:  # keys Python cannot name in a dataclass (model.lambda) are checked on the node
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig) and getattr(OmegaConf.get_type(node), "KEYWORD_FIELDS", None):
+            check_values(OmegaConf.get_type(node), node)
 
 
 register()

@@ -88,7 +88,7 @@ class Checked:
     """Base of every schema: `PREFIX` is where its node sits in the composed config ("model."), for messages."""
 
     PREFIX: ClassVar[str] = ""
-    KEYWORD_FIELDS: ClassVar[dict] = {}  # {name: float default} for keys that are Python keywords (model.lambda)
+    KEYWORD_FIELDS: ClassVar[dict] = {}  # {name: float field} for keys that are Python keywords (model.lambda)
 
     def __post_init__(self) -> None:
         check_values(type(self), self)
@@ -100,14 +100,15 @@ class Checked:
 
 def check_values(schema: type, values) -> None:
     """Every field check of `schema` on `values` (an instance, or a node whose unresolvable fields are skipped)."""
-    for f in dataclasses.fields(schema):
+    keyword_fields = [(name, f) for name, f in schema.KEYWORD_FIELDS.items() if isinstance(values, DictConfig)]
+    for name, f in [(f.name, f) for f in dataclasses.fields(schema)] + keyword_fields:
         check = f.metadata.get("check")
         try:
-            value = getattr(values, f.name)
+            value = values[name] if isinstance(values, DictConfig) else getattr(values, name)
         except InterpolationResolutionError:  # ${dataset.latent_dim} outside a task's config: checked where it resolves
             continue
         if check is not None and value is not None and not check.ok(value):
-            raise UserError(f"{schema.PREFIX}{f.name}={check.show(value)}{check.allowed}")
+            raise UserError(f"{schema.PREFIX}{name}={check.show(value)}{check.allowed}")
     try:
         problem = schema.together(values)
     except InterpolationResolutionError:
@@ -120,8 +121,8 @@ def schema_node(schema: type) -> DictConfig:
     """The schema as an OmegaConf node (what ConfigStore holds and what `typed` merges onto), keyword keys included."""
     node = OmegaConf.structured(schema)
     with open_dict(node):
-        for name, default in schema.KEYWORD_FIELDS.items():
-            node[name] = FloatNode(default)
+        for name, f in schema.KEYWORD_FIELDS.items():
+            node[name] = FloatNode(f.default)
     return node
 
 

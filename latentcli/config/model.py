@@ -3,19 +3,23 @@ what differs from it (ALI's dropout, VEEGAN's learning rates)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
 
 from omegaconf import II
 
-from latentcli.config.checks import Checked, at_least, each, fraction, one_of, positive
+from latentcli.config.checks import Check, Checked, at_least, checked, fraction, is_number, one_of, positive
 
 ARCHS = ("auto", "mlp", "dcgan", "pacgan", "alice_toy", "veegan", "bigan_fc1024")
 
 
 def betas(first: float, second: float = 0.999):
-    return each(fraction(open_top=True), lambda: [first, second])
+    """Adam's two coefficients, each in [0, 1)."""
+    return checked(check=Check(lambda v: isinstance(v, Sequence) and len(v) == 2 and all(is_number(b) and 0 <= b < 1
+                                                                                        for b in v),
+                               " must be two numbers in [0, 1) (Adam's beta1, beta2)"), factory=lambda: [first, second])
 
 
 @dataclass
@@ -67,7 +71,7 @@ class AdversarialConfig(DiscriminatorConfig):
 class AliceConfig(AdversarialConfig):
     # model.lambda: weight of the cycle losses ||x - G(E(x))||^2 and ||z - E(G(z))||^2 (mean squared); 0 is exactly
     # ALI. A Python keyword cannot be a dataclass field, so the key is added to the schema's node as a float.
-    KEYWORD_FIELDS = {"lambda": 1.0}
+    KEYWORD_FIELDS = {"lambda": at_least(0, 1.0)}
 
 
 @dataclass

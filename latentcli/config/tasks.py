@@ -101,6 +101,7 @@ class ArithmeticEdit(EditConfig):
 
 @dataclass
 class InvertConfig(Checked):
+    model: Any = None  # model=external: a generator trained outside latentcli, instead of ckpt=
     inference: Any = MISSING
     inputs: Any = MISSING
     edit: Any = MISSING
@@ -165,6 +166,7 @@ class CompressionMetric(Checked):
 
 @dataclass
 class EvaluateConfig(Checked):
+    model: Any = None  # model=external: a generator trained outside latentcli, instead of ckpt=
     inference: Any = MISSING
     ckpt: Optional[str] = None  # written by `latentcli train` (required unless sweep is set; a missing one is named)
     sweep: Optional[str] = existing("folder")  # a multirun folder: every run in it, then summary.csv / .md / .png
