@@ -68,3 +68,10 @@ def build_inverter(cfg, model, seed: int = 0, regressor=None):
             f"model {model.cfg.name!r} has no encoder, so inference={cfg.method} cannot invert it; use "
             "inference=optimize, or inference=regressor with a latent regressor trained on its generator"
         )
+    return build(cfg, model, seed, regressor)
+
+
+def _auto(cfg, model, seed: int, regressor):
+    """The model's encoder when it has one, else latent optimisation."""
+    method = "encoder" if model.has_encoder else "optimize"
+    return METHODS[method](OmegaConf.merge(cfg, {"method": method}), model, seed, regressor)
