@@ -107,6 +107,7 @@ class InvertConfig(Checked):
     edit: Any = MISSING
     # written by `latentcli train` (required); one that is missing is named by the checkpoint reader itself
     ckpt: Optional[str] = None
+    model: Any = None  # model=external: a generator trained elsewhere, instead of ckpt (ExternalConfig)
     # items inverted: the first n test items, n samples, or at most n files of a folder (null: all);
     # each source's default is its inputs.n. The same key as evaluate's n.
     n: Optional[int] = positive(II("inputs.n"))
@@ -169,6 +170,7 @@ class EvaluateConfig(Checked):
     model: Any = None  # model=external: a generator trained outside latentcli, instead of ckpt=
     inference: Any = MISSING
     ckpt: Optional[str] = None  # written by `latentcli train` (required unless sweep is set; a missing one is named)
+    model: Any = None  # model=external: a generator trained elsewhere, instead of ckpt (ExternalConfig)
     sweep: Optional[str] = existing("folder")  # a multirun folder: every run in it, then summary.csv / .md / .png
     # null: the run's dataset.metrics if set, else [recon, latent] (+ modes on 2-D mixtures); a name or a list of
     # recon, latent, quality, probe, anomaly, modes, compression, pacgan, veegan, alice, bigan
