@@ -4,7 +4,7 @@
 METRICS = {
     "recon": ("reconstruction", "MSE, PSNR, SSIM of G(z) against the test images, and the BiGAN distance ratio"),
     "latent": ("latent", "recovery of the known z of generated images: relative error, cosine, re-generation PSNR"),
-    "quality": ("quality", "FID, KID, precision/recall, inception score on a small classifier's features (offline)"),
+    "quality": ("quality", "FID, KID, precision/recall/density/coverage on a small classifier's (or Inception's) features"),
     "probe": ("probe", "1-NN and logistic-regression label accuracy from latents, beside raw pixels; PCA picture"),
     "anomaly": ("anomaly", "one-class anomaly detection (train with dataset.classes=[c]): AUROC, AUPRC, ROC"),
     "modes": ("modes", "mode coverage and high-quality fraction of samples on the 2-D mixtures ring8, grid25"),
