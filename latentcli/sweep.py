@@ -44,9 +44,9 @@ SHORT = {"model.name": "model", "dataset.name": "dataset"}
 def run_settings(config: dict) -> dict[str, str]:
     """The configuration a run trained with, from the config stored in its checkpoint (its command line
     may be a resume's): {dotted key: value as text}, seeds, data locations, input checkpoints (a
-    regressor's generator_ckpt) and settings that do not change the result aside."""
+    regressor's generator_ckpt), loggers and settings that do not change the result aside."""
     return {SHORT.get(k, k): str(v) for k, v in flatten(config).items()
-            if k not in NOT_SETTINGS and not k.endswith("ckpt")}
+            if k not in NOT_SETTINGS and not k.endswith("ckpt") and not k.startswith("logger.")}
 
 
 def split_by_dataset(results: list[tuple[dict, dict]]) -> dict[str, list[tuple[dict, dict]]]:

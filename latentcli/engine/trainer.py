@@ -142,8 +142,11 @@ class Trainer:
         model: torch.nn.Module,
         make_batches: Callable[[int], Iterator],
         resume: dict | None = None,
+        logger: MetricsLogger | None = None,
     ) -> TrainResult:
-        """Optimises `model` on the batches `make_batches(start_step)` yields, from `resume` if given."""
+        """Optimises `model` on the batches `make_batches(start_step)` yields, from `resume` if given.
+        logger: one the caller opened and closes (the train task's, with its chosen trackers); None: the
+        Trainer opens its own in run_dir (TensorBoard as cfg.tensorboard says)."""
         cfg = self.cfg
         model.to(self.device)
         if cfg.channels_last:
@@ -173,8 +176,8 @@ class Trainer:
         mark_step = cfg.compile and cfg.compile_mode in ("reduce-overhead", "max-autotune")
         self._watch = _FiniteWatch()
 
-        logger = None
-        if self.run_dir is not None and self.group.is_main:
+        own_logger = logger is None and self.run_dir is not None and self.group.is_main
+        if own_logger:
             logger = MetricsLogger(self.run_dir, resume_step=step, tensorboard=cfg.tensorboard)
         batches = make_batches(step)
         running: dict[str, torch.Tensor] = {}
@@ -237,7 +240,7 @@ class Trainer:
             if stopped_by == "converged":  # done before the budget: the bar ends full, at the step reached
                 bar.total = step
             bar.close()
-            if logger is not None:
+            if own_logger:
                 logger.close()
         self._check_finite()
         if self.run_dir is not None:

@@ -70,6 +70,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
         metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name][0]}").evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
+    report.log_to_run(ckpt_path, ckpt["config"], metrics, ctx.figures)
     return metrics
 
 
