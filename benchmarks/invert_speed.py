@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from latentcli import load_checkpoint
+from latentcli import invert, load_checkpoint
 from latentcli.data import build_dataset
 from latentcli.files import write_json
 
@@ -59,7 +59,7 @@ def main() -> None:
     seed_mse, seconds = seed_loop(model, x[:args.n_seed], args.seed_steps, args.seed_lr)
     rows["seed loop"] = {"images": args.n_seed, "seconds": seconds, "mse_first": float(seed_mse.mean())}
     for method, options in [("optimize", {}), ("hybrid", {})]:
-        result = model.invert(x, method=method, progress=False, **options)
+        result = invert(model, x, method=method, progress=False, **options)
         rows[method] = {"images": len(x), "seconds": result.seconds, "steps": result.steps,
                         "mse_first": float(result.loss[:args.n_seed].mean()), "mse_all": float(result.loss.mean())}
     for row in rows.values():

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from latentcli.paths import config_dir
+
 TASKS = {
     "train": "fit a model (gan, bigan, ali, alice, vae, vaegan, aae, regressor): checkpoints, samples, curves",
     "invert": "recover latents z of test images, a folder or samples: latents.pt, reconstructions, edits",
@@ -30,13 +32,6 @@ examples:
 
 `latentcli TASK --help` lists the task's config groups and options.
 """
-
-
-def config_dir() -> str:
-    """configs/ inside the installed package (wheel), else the source tree's top-level configs/."""
-    here = Path(__file__).resolve().parent
-    installed = here / "configs"
-    return str(installed if installed.is_dir() else here.parent / "configs")
 
 
 def _usage() -> str:

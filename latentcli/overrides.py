@@ -19,7 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from latentcli.cli import config_dir
+from latentcli.paths import config_dir
 from latentcli.errors import UserError
 from latentcli.inference import unread_options
 

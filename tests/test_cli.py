@@ -151,7 +151,7 @@ def test_installed_wheel_runs_from_another_directory(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(target)}
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    proc = subprocess.run([sys.executable, "-c", "import latentcli.cli as c; print(c.config_dir())"],
+    proc = subprocess.run([sys.executable, "-c", "import latentcli.paths as c; print(c.config_dir())"],
                           cwd=elsewhere, env=env, capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == str(target / "latentcli" / "configs")
     proc = subprocess.run([sys.executable, "-m", "latentcli", "train", "model=gan", "dataset=ring8", "--cfg", "job"],

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from latentcli.cli import config_dir
+from latentcli.paths import config_dir
 from latentcli.data import DATASETS
 from latentcli.engine.trainer import TrainerConfig
 from latentcli.inference import METHODS

@@ -193,7 +193,7 @@ def test_16_bit_grey_is_scaled_by_its_bit_depth_not_clipped(tmp_path, dtype):
 def test_folder_classes_by_name_travel_in_the_checkpoint_into_the_legend(tmp_path):
     from conftest import run_cli, run_task
     from latentcli import viz
-    from latentcli.restore import load_checkpoint
+    from latentcli import load_checkpoint
 
     from PIL import Image
 

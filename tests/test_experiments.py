@@ -12,7 +12,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from latentcli.cli import config_dir
+from latentcli.paths import config_dir
 from tests.conftest import run_cli, run_task
 
 TABLE = Path(__file__).resolve().parent.parent / "benchmarks" / "table.py"

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from latentcli.data.stream import DataInfo
 from latentcli.errors import UserError
-from latentcli.inference import EncoderInverter, OptimizeInverter, build_inverter, method_config
+from latentcli.inference import EncoderInverter, OptimizeInverter, build_inverter, invert, method_config
 from latentcli.inference.optimize import OptimizeOptions
 from latentcli.models import build_model
 from test_models import model_cfg
@@ -162,15 +162,15 @@ def test_regressor_method_uses_the_regressors_encoder_on_its_own_generator(tmp_p
 def test_python_api_matches_the_cli_defaults_and_rejects_unknown_options():
     model = tiny("bigan")
     x = torch.rand(4, 1, 16, 16) * 2 - 1
-    result = model.invert(x, method="optimize", steps=7, patience=None, progress=False)
+    result = invert(model, x, method="optimize", steps=7, patience=None, progress=False)
     assert result.method == "optimize" and result.steps == 7 and result.z.shape == (4, 4)
-    assert model.invert(x).method == "encoder"  # auto
+    assert invert(model, x).method == "encoder"  # auto
     with pytest.raises(UserError, match="unknown option\\(s\\) stepz for method 'hybrid'"):
-        model.invert(x, method="hybrid", stepz=3)
+        invert(model, x, method="hybrid", stepz=3)
     with pytest.raises(UserError, match="unknown option\\(s\\) steps for method 'encoder'; it takes batch_size$"):
-        model.invert(x, method="encoder", steps=3)  # its config carries optimize's options, for sweeps only
+        invert(model, x, method="encoder", steps=3)  # its config carries optimize's options, for sweeps only
     with pytest.raises(UserError, match="unknown inference method 'magic'"):
-        model.invert(x, method="magic")
+        invert(model, x, method="magic")
 
 
 def test_bad_option_values_are_clear():
@@ -189,5 +189,5 @@ def test_the_python_api_refuses_inputs_it_cannot_invert_with_one_clear_error():
         (x.numpy(), "x is a ndarray; invert takes a torch tensor"),
     ]:
         with pytest.raises(UserError, match=message):
-            model.invert(bad)
-    torch.testing.assert_close(model.invert(x.double()).z, model.invert(x).z)  # float64 is fine
+            invert(model, bad)
+    torch.testing.assert_close(invert(model, x.double()).z, invert(model, x).z)  # float64 is fine

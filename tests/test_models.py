@@ -6,7 +6,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from latentcli.cli import config_dir
+from latentcli.paths import config_dir
 from latentcli.data.stream import DataInfo
 from latentcli.errors import UserError
 from latentcli.models import MODELS, NoEncoderError, build_model

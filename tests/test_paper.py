@@ -11,7 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from latentcli.cli import config_dir
+from latentcli.paths import config_dir
 from latentcli.data import batch_stream
 from latentcli.data.stream import DataInfo
 from latentcli.data.toy import load_toy

@@ -169,7 +169,7 @@ def test_every_dataset_config_builds_every_model():
     """Each model's networks fit each dataset's item shape, at the sizes the configs give."""
     from hydra import compose, initialize_config_dir
 
-    from latentcli.cli import config_dir
+    from latentcli.paths import config_dir
     from latentcli.data import DATASETS
     from test_models import GENERATIVE
 

@@ -11,7 +11,7 @@ __all__ = ["DataBundle", "DataInfo", "TensorPairs", "batch_stream", "build_datas
 
 
 def load_images(path, shape: list[int]):
-    """Your pictures (a file or a folder) as model.invert takes them; see data.image_folder.load_images."""
+    """Your pictures (a file or a folder) as latentcli.invert takes them; see data.image_folder.load_images."""
     from latentcli.data.image_folder import load_images as _load
 
     return _load(path, shape)

@@ -65,7 +65,7 @@ def read_images(files: list[Path], channels: int, resolution: int, desc: str = "
 def load_images(path, shape: list[int]) -> tuple[torch.Tensor, list[Path]]:
     """Your pictures for the Python API: one file, or every PNG/JPEG/WebP under a folder (recursively, in
     sorted order), fitted to a model's item shape [channels, size, size] (model.info.shape) as floats in
-    [-1, 1], what model.invert takes. Returns them and the files read (an unreadable one is skipped)."""
+    [-1, 1], what latentcli.invert takes. Returns them and the files read (an unreadable one is skipped)."""
     if len(shape) != 3:
         raise UserError(f"pictures need a model of images; this one models points of shape {list(shape)}")
     root = Path(path).expanduser()

@@ -1,4 +1,5 @@
-"""Inversion methods: `build_inverter(cfg.inference, model)` returns an object with invert(model, x)."""
+"""Inversion methods: `build_inverter(cfg.inference, model)` returns an object with invert(model, x);
+`invert(model, x, method=..., **options)` is the same for the Python API, with the CLI's defaults."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from latentcli.cli import config_dir
+from latentcli.paths import config_dir
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, checked_inputs
 from latentcli.inference.encoder import EncoderInverter
@@ -19,7 +20,20 @@ METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor")
 READS = {"encoder": ("batch_size",), "regressor": ("regressor_ckpt", "batch_size")}
 
 __all__ = ["Inversion", "checked_inputs", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
-           "method_config", "unread_options", "METHODS"]
+           "invert", "method_config", "unread_options", "METHODS"]
+
+
+def invert(model, x, method: str = "auto", regressor=None, seed: int = 0, **options) -> Inversion:
+    """Latents for the inputs x (on any device), as `latentcli invert inference=METHOD` finds them.
+
+    x: floats, N items of the model's shape (model.info.shape), images in [-1, 1], as
+    latentcli.data.load_images(path, model.info.shape) reads your pictures; anything else is refused.
+
+    method: auto | encoder | optimize | hybrid | regressor (pass the loaded regressor model);
+    options: that method's settings (configs/inference/METHOD.yaml), e.g. steps=200, restarts=4.
+    """
+    cfg = method_config(method, **options)
+    return build_inverter(cfg, model, seed=seed, regressor=regressor).invert(model, checked_inputs(x, model.info))
 
 
 def method_config(method: str, **options):

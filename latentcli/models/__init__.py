@@ -1,7 +1,13 @@
-"""Models: `build_model(cfg.model, data_info)`; one file per model, registered here by config name."""
+"""Models: `build_model(cfg.model, data_info)`; one file per model, registered here by config name;
+`load_checkpoint(path)` rebuilds a trained one from its checkpoint file alone."""
 
 from __future__ import annotations
 
+from omegaconf import OmegaConf
+
+from latentcli.data.stream import DataInfo
+from latentcli.engine import checkpoint as ckpt_io
+from latentcli.engine.device import pick_device
 from latentcli.errors import UserError
 from latentcli.models.aae import AAE
 from latentcli.models.ali import ALI
@@ -20,7 +26,7 @@ MODELS: dict[str, type[LatentModel]] = {
     "veegan": VEEGAN, "regressor": Regressor,
 }
 
-__all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model"]
+__all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model", "load_checkpoint"]
 
 
 def build_model(cfg, info) -> LatentModel:
@@ -29,3 +35,13 @@ def build_model(cfg, info) -> LatentModel:
     model = MODELS[cfg.name](cfg, info)
     init_weights(model, cfg.get("init", "default"), float(cfg.get("init_std", 0.02)))
     return model
+
+
+def load_checkpoint(path, device: str = "auto") -> tuple[LatentModel, dict]:
+    """(model in eval mode on `device`, the checkpoint dict), from a `latentcli train` checkpoint: no config
+    re-typed, no dataset needed. EMA weights are used when the run kept them."""
+    ckpt = ckpt_io.load(path)
+    model = build_model(OmegaConf.create(ckpt["config"]).model, DataInfo.from_dict(ckpt["data"]))
+    model.load_state_dict(ckpt_io.model_weights(ckpt))
+    model.to(pick_device(device)).eval()
+    return model, ckpt

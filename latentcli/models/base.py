@@ -12,7 +12,6 @@ from torch import nn
 
 from latentcli.data.stream import DataInfo
 from latentcli.errors import UserError
-from latentcli.inference import Inversion, build_inverter, checked_inputs, method_config
 from latentcli.models.nets import resolve_arch
 
 
@@ -61,19 +60,6 @@ class LatentModel(nn.Module):
             f"model {self.cfg.name!r} has no encoder: invert it with inference=optimize "
             "(or train a latent regressor for it)"
         )
-
-    def invert(self, x: torch.Tensor, method: str = "auto", regressor: "LatentModel | None" = None,
-               seed: int = 0, **options) -> Inversion:
-        """Latents for the inputs x (on any device), as `latentcli invert inference=METHOD` finds them.
-
-        x: floats, N items of the model's shape (model.info.shape), images in [-1, 1], as
-        latentcli.data.load_images(path, model.info.shape) reads your pictures; anything else is refused.
-
-        method: auto | encoder | optimize | hybrid | regressor (pass the loaded regressor model);
-        options: that method's settings (configs/inference/METHOD.yaml), e.g. steps=200, restarts=4.
-        """
-        cfg = method_config(method, **options)
-        return build_inverter(cfg, self, seed=seed, regressor=regressor).invert(self, checked_inputs(x, self.info))
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from latentcli.errors import UserError
 from latentcli.files import write_text
-from latentcli.restore import load_checkpoint
+from latentcli.models import load_checkpoint
 
 
 def run_dir() -> Path:
@@ -35,11 +35,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_model(cfg):
-    """(model, checkpoint dict) from cfg.ckpt, on cfg.device."""
+def checkpoint_path(cfg) -> str:
+    """cfg.ckpt, which invert and evaluate need."""
     if not cfg.get("ckpt"):
         raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt)")
-    return load_checkpoint(cfg.ckpt, device=cfg.device)
+    return cfg.ckpt
 
 
 def stored_dataset(ckpt: dict, cfg):

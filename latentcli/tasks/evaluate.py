@@ -16,7 +16,7 @@ from latentcli.files import write_json
 from latentcli.inference import build_inverter
 from latentcli.metrics import METRICS
 from latentcli.metrics.context import EvaluationContext
-from latentcli.restore import load_checkpoint
+from latentcli.models import load_checkpoint
 from latentcli.tasks.common import load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
 from latentcli.tasks.inputs import count_or_all
 
