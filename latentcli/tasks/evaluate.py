@@ -97,7 +97,8 @@ def evaluate_sweep(cfg, out: Path) -> None:
     for dataset, part in by_dataset.items():
         stem = "summary" if len(by_dataset) == 1 else f"summary_{dataset}"
         main = cfg.summary_metric or next((m for key, m in SUMMARY_METRICS if key in part[0][1]), "step")
-        rows = sweep.summarise(part, out, main, stem)
+        plots = cfg.get("summary_plots")
+        rows = sweep.summarise(part, out, main, stem, [plots] if isinstance(plots, str) else plots)
         sweep.append_where_they_ran(out / f"{stem}.md", runs)
         print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
               f"wrote {out / stem}.csv, {stem}.md, {stem}.png")
