@@ -49,7 +49,7 @@ def steps_per_second(run: str, device: str, warmup: int, steps: int) -> float:
         times[step] = time.perf_counter()
 
     times[0] = time.perf_counter()
-    Trainer(trainer_cfg, on_periodic=clock).fit(net, lambda s: batch_stream(data.train, cfg.batch_size, 0, s))
+    Trainer(trainer_cfg, in_memory=True, on_periodic=clock).fit(net, lambda s: batch_stream(data.train, cfg.batch_size, 0, s))
     return steps / (times[warmup + steps] - times[warmup])
 
 

@@ -43,7 +43,7 @@ def bare_loop(model, data, batch_size: int, steps: int) -> float:
 
 def trainer_loop(model, data, batch_size: int, steps: int) -> float:
     cfg = TrainerConfig(max_steps=steps, device="cpu", progress=False, tensorboard=False)
-    result = Trainer(cfg).fit(model, lambda start: batch_stream(data.train, batch_size, 0, start))
+    result = Trainer(cfg, in_memory=True).fit(model, lambda start: batch_stream(data.train, batch_size, 0, start))
     return result.seconds
 
 

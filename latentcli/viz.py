@@ -121,7 +121,7 @@ def save_samples(model, path: str | Path, real: torch.Tensor, seed: int = 0, tit
         if model.info.kind == "image":
             save_image_grid(model.generate(model.sample_latent(64, generator=generator)), path, nrow=8, title=title)
         else:
-            centres = torch.tensor(model.info.extra["centres"]) if "centres" in model.info.extra else None
+            centres = torch.tensor(model.info.centres) if model.info.centres is not None else None
             samples = model.generate(model.sample_latent(2500, generator=generator))
             save_points_plot(path, real[:2500], samples=samples, centres=centres, title=title)
     finally:

@@ -70,7 +70,7 @@ def test_shapes_factors_are_the_labels_and_the_generation_is_fixed():
 
     data = build_dataset(OmegaConf.create({"name": "shapes", "n_train": 300, "n_test": 30, "resolution": 32}))
     assert data.train.x.shape == (300, 1, 32, 32) and data.train.y.shape == (300, len(FACTORS))
-    assert data.info.extra["factors"] == ["shape", "scale", "rotation", "x", "y"]
+    assert data.info.factors == ["shape", "scale", "rotation", "x", "y"]
     assert data.train.x.min() == -1 and data.train.x.max() == 1
     shape, scale, rotation, x, y = data.train.y.T
     assert set(shape.tolist()) == {0.0, 1.0, 2.0} and 0.5 <= scale.min() and scale.max() <= 1
@@ -119,7 +119,7 @@ def test_image_folder_reads_everything_readable_and_names_what_it_skips(tmp_path
     assert len(data.train) + len(data.test) == 4 and len(data.test) == 1
     assert data.train.x.shape[1:] == (3, 16, 16) and data.info.shape == [3, 16, 16]
     assert data.train.x.min() >= -1 and data.train.x.max() <= 1
-    assert data.info.extra["classes"] == ["cats", "dogs"]
+    assert data.info.classes == ["cats", "dogs"]
     assert sorted(torch.cat([data.train.y, data.test.y]).tolist()) == [0, 0, 1, 1]
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if "warning" in line]
@@ -204,7 +204,7 @@ def test_folder_classes_by_name_travel_in_the_checkpoint_into_the_legend(tmp_pat
     folder = {"name": "image_folder", "path": str(tmp_path / "pictures"), "channels": 1, "resolution": 16,
               "test_fraction": 0.25}
     data = build_dataset(OmegaConf.create({**folder, "classes": ["dogs"]}))
-    assert data.train.y.unique().tolist() == [1] and data.info.extra["normal_classes"] == [1]
+    assert data.train.y.unique().tolist() == [1] and data.info.normal_classes == [1]
     assert build_dataset(OmegaConf.create({**folder, "classes": [0]})).train.y.unique().tolist() == [0]
     with pytest.raises(UserError, match=r"'birds' is not a class of image_folder; its classes: cats \(0\), dogs \(1\)"):
         build_dataset(OmegaConf.create({**folder, "classes": ["birds"]}))
@@ -217,7 +217,7 @@ def test_folder_classes_by_name_travel_in_the_checkpoint_into_the_legend(tmp_pat
     assert ckpt["data"]["extra"]["classes"] == ["cats", "dogs"] and ckpt["data"]["extra"]["normal_classes"] == [0]
     labels = torch.tensor([1, 0, -1]).numpy()
     legend = viz.save_labelled_scatter(tmp_path / "pca.png", torch.zeros(3, 2).numpy(), labels,
-                                       names=model.info.extra["classes"])
+                                       names=model.info.classes)
     assert legend == ["-1", "cats", "dogs"]  # -1: an image directly in the folder, of no class
     proc = run_cli("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=probe",
                    "device=cpu", f"hydra.run.dir={tmp_path / 'probe'}", check=False)

@@ -55,14 +55,17 @@ def test_quality_on_inception_features_from_a_weights_file_offline(tmp_path, mon
     assert "inception_v3 pool3" in (out / "report.md").read_text()
 
 
-def test_anomaly_on_a_one_class_model(tmp_path):
+def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / "cache"))  # the pixel baselines' cache
     run_task("train", "model=bigan", *DIGITS, "dataset.classes=[0]", f"hydra.run.dir={tmp_path / 'run'}")
     out = tmp_path / "ev"
     run_task("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=[anomaly]", "n=null",
              "device=cpu", f"hydra.run.dir={out}")
     anomaly = json.loads((out / "metrics.json").read_text())["anomaly"]
     assert anomaly["normal_classes"] == [0] and anomaly["anomaly_fraction"] == pytest.approx(324 / 360)
-    assert {"reconstruction", "feature", "combined"} <= set(anomaly) and (out / "roc.png").exists()
+    scores = {"reconstruction", "feature", "egbad", "prior_nll", "latent_knn"}
+    assert scores <= set(anomaly) and set(anomaly["baselines"]) == {"knn", "pca", "ocsvm"}
+    assert all(0 <= anomaly[s]["auroc"] <= 1 for s in scores) and (out / "roc.png").exists()
     proc = run_cli("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=[modes]",
                    f"hydra.run.dir={tmp_path / 'bad'}", check=False)
     assert proc.returncode == 2 and "needs a 2-D mixture" in proc.stderr

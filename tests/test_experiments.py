@@ -74,7 +74,8 @@ def test_toy_sweep_evaluates_skips_what_it_cannot_invert_and_tabulates(tmp_path)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "has no encoder" in proc.stderr
 
 
-def test_anomaly_experiment_sweeps_its_ten_classes(tmp_path):
+def test_anomaly_experiment_sweeps_its_ten_classes(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / "cache"))  # the pixel baselines' cache
     # the experiment's own class sweep ([0],...,[9]) on digits, one seed, a few steps each
     run_task("train", "-m", "experiment=fmnist_anomaly", "dataset=digits", "seed=0", "trainer.max_steps=3",
              "trainer.device=cpu", "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={tmp_path / 'train'}")
@@ -88,6 +89,13 @@ def test_anomaly_experiment_sweeps_its_ten_classes(tmp_path):
     assert len(lines) == 2 + 10 + 1 and lines[2].startswith("| [0] | 1 | ")
     aurocs = [float(line.split(" | ")[2].rstrip(" |")) for line in lines[2:12]]
     assert float(lines[-1].split(" | ")[-1].rstrip(" |")) == pytest.approx(sum(aurocs) / 10, abs=1e-3)
+    # benchmarks/anomaly_table.py: per model and score the mean over classes (one seed: no spread), the baselines
+    out = subprocess.run([sys.executable, str(TABLE.parent / "anomaly_table.py"), str(tmp_path / "ev")],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    vae = next(line for line in out if line.startswith("| vae (3) |"))
+    assert vae.split(" | ")[1].endswith(" (10)")
+    assert float(vae.split(" | ")[1].split()[0]) == pytest.approx(sum(aurocs) / 10, abs=1.5e-3)
+    assert sum(line.startswith("| pixels: ") and "(10 classes)" in line for line in out) == 3
 
 
 def test_table_of_constructed_summaries(tmp_path):

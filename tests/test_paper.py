@@ -22,7 +22,8 @@ from latentcli.metrics.alice import inception_score, mixture_posterior, reconstr
 from latentcli.metrics.pacgan import pacgan_protocol
 from latentcli.metrics.veegan import veegan_protocol
 from latentcli.models import build_model
-from latentcli.models.nets import Maxout, Packed
+from latentcli.models.mlp import Maxout
+from latentcli.models.nets import Packed
 from latentcli.tasks.common import seed_everything
 from conftest import run_task
 from test_trainer import assert_same_state
@@ -118,7 +119,7 @@ def test_pacgan_protocol_on_a_known_histogram():
 def one_step(updates, lr_d):
     seed_everything(0)
     model = build_model(model_cfg("gan", updates=updates, lr_d=lr_d, lr_g=1e-2), POINTS)
-    Trainer(TrainerConfig(max_steps=1, device="cpu", progress=False, tensorboard=False)).fit(
+    Trainer(TrainerConfig(max_steps=1, device="cpu", progress=False, tensorboard=False), in_memory=True).fit(
         model, lambda s: iter([(torch.randn(16, 2), torch.zeros(16, dtype=torch.long))]))
     return model.generator.state_dict()
 
@@ -207,8 +208,8 @@ def test_a_packed_gan_runs_g_once_per_pack_slot():
 
 def test_alice5_is_alices_mixture():
     data = load_toy("alice5", 2048, 1024)
-    assert (len(data.train), len(data.test), data.info.extra["sigma"]) == (2048, 1024, 0.2)
-    centres = torch.tensor(data.info.extra["centres"])
+    assert (len(data.train), len(data.test), data.info.sigma) == (2048, 1024, 0.2)
+    centres = torch.tensor(data.info.centres)
     assert sorted(map(tuple, centres.tolist())) == [(-2, -2), (-2, 2), (0, 0), (2, -2), (2, 2)]
     nearest = torch.cdist(data.train.x, centres).argmin(1)
     spread = (data.train.x - centres[nearest]).var(0)
@@ -293,7 +294,7 @@ def test_lr_decay_and_weight_decay_reach_the_optimizers_and_resume_bitwise(tmp_p
 
         def stop(step):  # an interruption (as SIGTERM would) after `stop_at` steps of the 10
             if step == stop_at:
-                trainer._stop_signal = "SIGTERM"
+                trainer.request_stop("SIGTERM")
 
         meta = {"config": {"model": OmegaConf.to_container(cfg)}, "data": data.info.to_dict()}
         trainer = Trainer(TrainerConfig(**trainer_cfg, sample_every=stop_at or 100), run_dir, checkpoint_meta=meta,

@@ -22,7 +22,7 @@ from latentcli.data import batch_stream
 from latentcli.data.toy import load_toy
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.trainer import DivergedError, Trainer, TrainerConfig
-from latentcli.errors import UserError
+from latentcli.errors import StorageError, UserError
 from latentcli.models import build_model
 from latentcli.tasks.common import seed_everything
 
@@ -140,12 +140,12 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
 
 
 def test_nan_is_found_within_a_bounded_number_of_steps_whatever_log_every(monkeypatch):
-    from latentcli.engine import trainer
+    from latentcli.engine import guards
 
-    monkeypatch.setattr(trainer._FiniteWatch, "LIMIT", 4)  # 1024 losses in real runs
+    monkeypatch.setattr(guards.FiniteWatch, "LIMIT", 4)  # 1024 losses in real runs
     model = Regression(nan_at_step=7)
     with pytest.raises(DivergedError, match="at step 7"):
-        Trainer(quiet(max_steps=10**6, log_every=10**6)).fit(model, batches_of_x)
+        Trainer(quiet(max_steps=10**6, log_every=10**6), in_memory=True).fit(model, batches_of_x)
     assert model.calls == 8  # looked after 4 and after 8 losses
 
 
@@ -165,7 +165,7 @@ def test_interrupted_write_leaves_the_old_checkpoint(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", crash_midway)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="cannot write .*last.ckpt: disk full; the file there before is unchanged"):
         ckpt_io.save_atomic({"format_version": 1, "step": 2}, path)
     monkeypatch.undo()
     assert ckpt_io.load(path)["step"] == 1
@@ -179,7 +179,7 @@ def test_checkpoints_are_read_with_weights_only(tmp_path):
 
     path = tmp_path / "evil.ckpt"
     torch.save({"format_version": 1, "payload": Evil()}, path)
-    from latentcli.errors import UserError
+    from latentcli.errors import StorageError, UserError
 
     with pytest.raises(UserError, match="cannot read checkpoint"):
         ckpt_io.load(path)
@@ -269,7 +269,7 @@ def train_small(trainer: dict, model: dict, data) -> nn.Module:
     cfg = OmegaConf.create({"name": "gan", "latent_dim": 4, "width": 8, "depth": 2, "lr_g": 1e-3, "lr_d": 1e-3,
                             "betas": [0.5, 0.999], **model})
     net = build_model(cfg, data.info)
-    Trainer(quiet(**{"max_steps": 4, **trainer})).fit(net, lambda s: batch_stream(data.train, 16, 0, s))
+    Trainer(quiet(**{"max_steps": 4, **trainer}), in_memory=True).fit(net, lambda s: batch_stream(data.train, 16, 0, s))
     return net
 
 
@@ -306,4 +306,51 @@ def test_precision_32_from_the_command_line_is_an_integer_and_means_fp32():
     from latentcli.engine.device import autocast_dtype
 
     assert autocast_dtype(32, torch.device("cpu")) is None  # Hydra parses trainer.precision=32 as int
-    assert Trainer(TrainerConfig.from_cfg({"precision": 32, "device": "cpu"})).amp_dtype is None
+    assert Trainer(TrainerConfig.from_cfg({"precision": 32, "device": "cpu"}), in_memory=True).amp_dtype is None
+
+
+class LeastSquaresWithoutClosure(nn.Module):
+    """||A z - b||^2 with a known minimiser, for an optimiser whose step re-evaluates the loss."""
+
+    def __init__(self, line_search: str | None = "strong_wolfe"):
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.a = torch.randn(6, 3, generator=generator, dtype=torch.float64)
+        self.b = torch.randn(6, generator=generator, dtype=torch.float64)
+        self.z = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+        self.line_search, self.evaluations = line_search, 0
+
+    def optimizers(self):
+        return {"z": torch.optim.LBFGS([self.z], lr=1.0, max_iter=1, line_search_fn=self.line_search)}
+
+    def loss(self):
+        self.evaluations += 1
+        return (self.a @ self.z - self.b).pow(2).sum()
+
+    def losses(self, batch):
+        loss = self.loss()
+        yield "z", loss, {"loss": loss}
+
+
+class LeastSquares(LeastSquaresWithoutClosure):
+    def closure(self, name, batch):
+        return self.loss()
+
+
+def test_lbfgs_line_search_re_evaluates_the_loss_through_the_closure():
+    problem = LeastSquares()
+    Trainer(quiet(max_steps=8), in_memory=True).fit(problem, itertools.repeat)
+    answer = torch.linalg.lstsq(problem.a, problem.b.unsqueeze(1)).solution.squeeze(1)
+    torch.testing.assert_close(problem.z.detach(), answer, rtol=0, atol=1e-5)  # L-BFGS stops at its tolerance_grad
+    assert problem.evaluations > 8  # the line search's trial points were evaluated afresh
+    with pytest.raises(TypeError, match="give LeastSquaresWithoutClosure a closure"):
+        Trainer(quiet(max_steps=2), in_memory=True).fit(LeastSquaresWithoutClosure(), itertools.repeat)
+
+
+def test_persistence_is_an_explicit_choice(tmp_path):
+    with pytest.raises(TypeError, match="give run_dir .* or in_memory=True"):
+        Trainer(quiet())
+    with pytest.raises(TypeError, match="not both"):
+        Trainer(quiet(), tmp_path, in_memory=True)
+    Trainer(quiet(max_steps=3), in_memory=True).fit(Regression(), batches_of_x)
+    assert not any(tmp_path.iterdir())

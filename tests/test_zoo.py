@@ -24,7 +24,7 @@ POINTS = DataInfo("x", [2], "points")
 def train(model, steps: int, seed: int = 0, data=None):
     data = torch.randn(512, 2) if data is None else data
     torch.manual_seed(seed)
-    trainer = Trainer(TrainerConfig(max_steps=steps, device="cpu", progress=False, tensorboard=False), run_dir=None)
+    trainer = Trainer(TrainerConfig(max_steps=steps, device="cpu", progress=False, tensorboard=False), in_memory=True)
     return trainer.fit(model, lambda start: batch_stream(TensorPairs(data), 64, seed, start))
 
 

@@ -32,8 +32,8 @@ def build_dataset(cfg) -> DataBundle:
 
 def class_indices(classes: list, info: DataInfo) -> list[int]:
     """dataset.classes as label numbers: each a number, or a class name of the data (an image folder's
-    sub-folders, whose names info.extra["classes"] lists in label order: the map the checkpoint keeps)."""
-    names = list(info.extra.get("classes") or [])
+    sub-folders, whose names info.classes lists in label order: the map the checkpoint keeps)."""
+    names = list(info.classes or [])
     indices = []
     for c in classes:
         if isinstance(c, str) and c in names:
@@ -51,7 +51,7 @@ def _only_classes(data: DataBundle, classes: list[int]) -> DataBundle:
     keep = torch.isin(labels, torch.tensor(classes))
     if not keep.any():
         raise UserError(f"dataset.classes={classes}: no training items have these labels")
-    data.info.extra["normal_classes"] = classes
+    data.info.normal_classes = classes
     return DataBundle(TensorPairs(data.train.stored[keep], data.train.y[keep]), data.test, data.info)
 
 

@@ -97,5 +97,5 @@ def load_image_folder(path: str | None, channels: int = 3, resolution: int = 64,
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(split_seed))
     n_test = min(len(x) - 1, max(1, round(len(x) * test_fraction)))
     test, train = order[:n_test], order[n_test:]
-    info = DataInfo("image_folder", [channels, resolution, resolution], "image", {"classes": classes})
+    info = DataInfo("image_folder", [channels, resolution, resolution], "image", classes=classes)
     return DataBundle(TensorPairs(x[train], y[train]), TensorPairs(x[test], y[test]), info)

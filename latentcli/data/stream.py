@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Iterator
 
 import torch
@@ -53,24 +53,31 @@ class DataInfo:
     name: str
     shape: list[int]  # one item: [d] for points, [c, h, w] for images
     kind: str  # "points" (raw coordinates) | "image" (values in [-1, 1])
-    extra: dict = field(default_factory=dict)  # e.g. mode centres and sigma of a toy mixture
+    centres: list[list[float]] | None = None  # a Gaussian mixture's mode centres (ring8, grid25, alice5)
+    sigma: float | None = None  # and the modes' standard deviation
+    factors: list[str] | None = None  # shapes: the names of the label row's columns, the true factors
+    shapes: list[str] | None = None  # shapes: the names of the first factor's values
+    classes: list[str] | None = None  # image_folder: the sub-folder names, in label order
+    normal_classes: list[int] | None = None  # dataset.classes: the classes kept (the rest are anomalies)
 
     def class_labels(self, y: torch.Tensor) -> torch.Tensor:
         """One class per item: the label itself, or for data whose label rows are factors (shapes) the
         first factor (the shape)."""
-        return y[:, 0].long() if self.extra.get("factors") else y
+        return y[:, 0].long() if self.factors else y
 
-    @property
-    def value_range(self):
-        return [-1.0, 1.0] if self.kind == "image" else None
+    @classmethod
+    def optional_fields(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.default is None]
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "shape": list(self.shape), "kind": self.kind, "range": self.value_range,
-                "extra": self.extra}
+        """The checkpoint's "data": name, shape, kind, and the fields that are set under "extra"."""
+        extra = {name: getattr(self, name) for name in self.optional_fields() if getattr(self, name) is not None}
+        return {"name": self.name, "shape": list(self.shape), "kind": self.kind, "extra": extra}
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataInfo":
-        return cls(d["name"], list(d["shape"]), d["kind"], dict(d.get("extra") or {}))
+        extra = {k: v for k, v in (d.get("extra") or {}).items() if k in cls.optional_fields()}
+        return cls(d["name"], list(d["shape"]), d["kind"], **extra)
 
 
 @dataclass

@@ -36,5 +36,5 @@ def load_toy(name: str, n_train: int, n_test: int, seed: int = 0) -> DataBundle:
     centres, sigma = mode_centres(name)
     train = TensorPairs(*sample_mixture(name, n_train, seed=seed))
     test = TensorPairs(*sample_mixture(name, n_test, seed=seed + 1))
-    info = DataInfo(name, [2], "points", {"centres": centres.tolist(), "sigma": sigma})
+    info = DataInfo(name, [2], "points", centres=centres.tolist(), sigma=sigma)
     return DataBundle(train, test, info)

@@ -1,5 +1,6 @@
 """The machinery shared by every task: the training loop, checkpoints, logging and device choice."""
 
-from latentcli.engine.trainer import Trainer, TrainResult
+from latentcli.engine.trainable import Trainable, TrainResult
+from latentcli.engine.trainer import Trainer
 
-__all__ = ["Trainer", "TrainResult"]
+__all__ = ["Trainable", "Trainer", "TrainResult"]

@@ -1,9 +1,11 @@
-"""The checkpoint file: one dict of plain types and tensors, written atomically, read with weights_only=True.
+"""The checkpoint file: one dict of plain types and tensors, written atomically, read with weights_only=True
+(`load`, the one reader of the file; `latentcli.models.load_checkpoint` rebuilds the model from it). A run's
+CheckpointManager saves, restores and prunes them.
 
 Layout (FORMAT_VERSION 1):
     format_version  int
     config          the run's resolved config as a plain dict
-    data            {"name", "shape", "kind", "range"}: what the model was trained on
+    data            {"name", "shape", "kind", "extra"}: what the model was trained on (DataInfo.to_dict)
     step            optimisation steps completed
     model           model.state_dict()
     optimizers      {name: optimizer.state_dict()}
@@ -17,15 +19,18 @@ Layout (FORMAT_VERSION 1):
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from latentcli.engine.trainable import TrainState
 from latentcli.errors import UserError
-from latentcli.files import atomic_output
+from latentcli.files import WriteErrors, atomic_output
 
 FORMAT_VERSION = 1
 
@@ -36,7 +41,13 @@ def save_atomic(obj: dict, path: str | Path) -> None:
     if "format_version" in obj:
         obj = {**obj, "checksum": content_digest(obj)}
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
-        torch.save(obj, f)  # a file object, not a path: the archive's inner name is then fixed, not the temp name
+        f = WriteErrors(f)
+        try:
+            torch.save(obj, f)  # a file object, not a path: the archive's inner name is then fixed, not the temp name
+        except RuntimeError:
+            if f.error is not None:  # a full disk, not a torch problem
+                raise f.error from None
+            raise
 
 
 def load(path: str | Path, map_location="cpu") -> dict:
@@ -161,3 +172,69 @@ def prune_periodic(directory: Path, keep: int) -> None:
     )
     for _, old in found[: max(len(found) - keep, 0)]:
         old.unlink(missing_ok=True)
+
+
+class CheckpointManager:
+    """A run's checkpoints/ folder: every save writes last.ckpt; a periodic save writes step-N.ckpt (of which
+    the newest `keep` are kept) and links last.ckpt to it. `meta` is stored in every file besides the
+    training state (the config, the data's description). `group`: the processes of a torchrun run, whose
+    random streams are all saved and of which only the first writes."""
+
+    def __init__(self, directory: str | Path, meta: dict, keep: int, group):
+        self.directory, self.meta, self.keep, self.group = Path(directory), meta, keep, group
+
+    @property
+    def last(self) -> Path:
+        return self.directory / "last.ckpt"
+
+    def save(self, state: TrainState, periodic: bool) -> None:
+        ckpt = {
+            "format_version": FORMAT_VERSION,
+            **self.meta,
+            "step": state.step,
+            "model": state.model.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in state.optimizers.items()},
+            "ema": state.ema.state_dict() if state.ema is not None else None,
+            "scaler": state.scaler.state_dict() if state.scaler.is_enabled() else None,
+            "rng": rng_state(),
+        }
+        if self.group.size > 1:  # every process's random streams, so that each resumes its own
+            ckpt["rng_ranks"] = self.group.gather(ckpt["rng"])
+        if not self.group.is_main:
+            return
+        if not periodic:
+            save_atomic(ckpt, self.last)
+            return
+        path = self.directory / periodic_name(state.step)
+        save_atomic(ckpt, path)
+        _link_atomic(path, self.last)  # last.ckpt is the same bytes: a hard link, not a second write
+        prune_periodic(self.directory, self.keep)
+
+    def restore(self, ckpt: dict, state: TrainState) -> None:
+        """Puts a checkpoint's weights, optimiser and scaler states, step and random streams into `state`."""
+        state.model.load_state_dict(ckpt["model"])
+        for name, opt in state.optimizers.items():
+            opt.load_state_dict(ckpt["optimizers"][name])
+        if state.ema is not None:
+            if ckpt.get("ema") is None:
+                raise UserError("trainer.ema_decay is set but the checkpoint has no EMA weights to resume")
+            state.ema.load_state_dict(ckpt["ema"])
+        if state.scaler.is_enabled() and ckpt.get("scaler") is not None:
+            state.scaler.load_state_dict(ckpt["scaler"])
+        ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+        if len(ranks) != self.group.size:
+            raise UserError(f"this checkpoint was written by {len(ranks)} process(es) and can only resume exactly "
+                            f"in as many: run it with torchrun --nproc_per_node={len(ranks)}" if len(ranks) > 1 else
+                            "this checkpoint was written by one process: resume it without torchrun")
+        set_rng_state(ranks[self.group.rank])
+        state.step = int(ckpt["step"])
+
+
+def _link_atomic(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:  # filesystems without hard links: copy instead
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)

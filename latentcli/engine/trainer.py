@@ -1,12 +1,8 @@
-"""The one optimisation loop of latentcli: model training, post-hoc regressors and latent inversion.
+"""The one optimisation loop of latentcli: model training, post-hoc regressors and latent inversion. What
+it optimises is a *trainable*: the contract is in engine/trainable.py.
 
-A *trainable* is an nn.Module with
-    optimizers() -> {name: torch.optim.Optimizer}
-    losses(batch) -> iterator of (optimizer_name, scalar loss, {log_name: tensor})
-The Trainer applies each yielded loss to its optimiser in the order yielded (a GAN yields the
-discriminator's loss, then the generator's, computed after the discriminator's update). Models
-never call backward() or step() themselves. A trainable may also define converged() -> bool, asked
-after every step, to stop early (latent optimisation does, when its loss stops improving).
+A run either saves (`Trainer(cfg, run_dir, checkpoint_meta=...)`: metrics.jsonl, checkpoints through the
+CheckpointManager, SIGTERM/SIGUSR2/Ctrl-C caught to save and stop) or keeps nothing (`in_memory=True`).
 
 Exact resume: the data order is a pure function of (seed, step) (see data.stream) and every
 random draw comes from the global generators whose states the checkpoint stores, so a run
@@ -16,33 +12,24 @@ stopped at step k and resumed ends bitwise equal to one that never stopped (on C
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
-import sys
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm.auto import tqdm
 
-from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine import distributed
+from latentcli.engine.checkpoint import CheckpointManager
 from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_device, use_deterministic_algorithms
+from latentcli.engine.guards import DivergedError, FiniteWatch, StopSignals
 from latentcli.engine.logging import MetricsLogger
+from latentcli.engine.progress import Progress
+from latentcli.engine.trainable import Converging, TrainResult, TrainState, needs_closure, reevaluate
 from latentcli.errors import UserError
 
-
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
-
-class DivergedError(UserError):
-    """A loss became NaN or infinite; the run stopped without saving the bad weights."""
-
-    exit_code = 1
 
 
 @dataclass
@@ -98,74 +85,91 @@ class TrainerConfig:
         return config
 
 
-@dataclass
-class TrainResult:
-    step: int
-    stopped_by: str  # max_steps | max_seconds | converged | SIGTERM | SIGUSR2
-    seconds: float
-    last_logs: dict[str, float] = field(default_factory=dict)
-
 
 class Trainer:
-    """Runs `model.losses` through the optimisers until a budget runs out; logs and checkpoints.
+    """Runs a trainable's losses through its optimisers until a budget runs out; logs and checkpoints.
 
-    run_dir=None (as in inversion) means no files: no metrics, no checkpoints.
+    run_dir: the run's folder (metrics.jsonl, checkpoints/), or in_memory=True for no files at all.
     checkpoint_meta holds what the checkpoint needs besides state (the config, the data shape).
     on_periodic(step) is called every `sample_every` steps and at the end (sample grids).
     """
 
-    def __init__(
-        self,
-        cfg: TrainerConfig,
-        run_dir: str | Path | None = None,
-        checkpoint_meta: dict | None = None,
-        on_periodic: Callable[[int], None] | None = None,
-        desc: str = "train",
-    ):
-        self.cfg = cfg
+    def __init__(self, cfg: TrainerConfig, run_dir: str | Path | None = None, *, in_memory: bool = False,
+                 checkpoint_meta: dict | None = None, on_periodic: Callable[[int], None] | None = None,
+                 desc: str = "train"):
+        if (run_dir is None) != in_memory:
+            raise TypeError("Trainer: give run_dir (a run that saves) or in_memory=True (no files), not both")
+        self.cfg, self.on_periodic, self.desc = cfg, on_periodic, desc
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.checkpoint_meta = checkpoint_meta or {}
-        self.on_periodic = on_periodic
-        self.desc = desc
         self.group, self.device = distributed.join(pick_device(cfg.device))  # one process of several under torchrun
+        self.checkpoints = None if in_memory else CheckpointManager(
+            self.run_dir / "checkpoints", checkpoint_meta or {}, cfg.keep_checkpoints, self.group)
         if cfg.deterministic:
             use_deterministic_algorithms()
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
-        self._stop_signal: str | None = None
+        self._stop_reason: str | None = None
 
-    @property
-    def checkpoint_dir(self) -> Path | None:
-        return self.run_dir / "checkpoints" if self.run_dir is not None else None
+    def request_stop(self, reason: str) -> None:
+        """Ends the run after the current step, saving as a signal would (`reason` becomes stopped_by)."""
+        self._stop_reason = reason
 
-    def fit(
-        self,
-        model: torch.nn.Module,
-        make_batches: Callable[[int], Iterator],
-        resume: dict | None = None,
-        logger: MetricsLogger | None = None,
-    ) -> TrainResult:
+    def fit(self, model: torch.nn.Module, make_batches: Callable[[int], Iterator],
+            resume: dict | None = None, logger: MetricsLogger | None = None) -> TrainResult:
         """Optimises `model` on the batches `make_batches(start_step)` yields, from `resume` if given.
-        logger: one the caller opened and closes (the train task's, with its chosen trackers); None: the
+        logger: one the caller opened and closes (the train task's, with its chosen loggers); None: the
         Trainer opens its own in run_dir (TensorBoard as cfg.tensorboard says)."""
+        cfg = self.cfg
+        state = self._start(model, resume)
+        batches = make_batches(state.step)
+        progress = self._progress(state.step, logger)
+        converges = isinstance(model, Converging)
+        stopped_by = None
+        start = saved_at = time.monotonic()
+        signals = StopSignals(self.checkpoints is not None, self.request_stop)
+        try:
+            with signals:
+                while state.step < cfg.max_steps and (stopped_by := self._reason_to_stop(start)) is None:
+                    progress.add(self._step(state, next(batches)))
+                    log_now = state.step % cfg.log_every == 0 or state.step == cfg.max_steps
+                    if log_now or self._watch.full():
+                        self._check_finite()  # the one host sync of the loop: once per log_every steps
+                    if log_now:
+                        progress.write(state.step)
+                    if state.step % cfg.sample_every == 0:
+                        self._periodic(state)
+                    if self._checkpoint_due(state.step, saved_at):
+                        self._save(state, periodic=True)
+                        saved_at = time.monotonic()
+                    if converges and model.converged():
+                        stopped_by = "converged"
+                        break
+        finally:
+            progress.close(state.step, converged=stopped_by == "converged")
+        self._finish(state, signals)
+        return TrainResult(state.step, stopped_by or "max_steps", time.monotonic() - start, progress.last_logs)
+
+    def _start(self, model, resume: dict | None) -> TrainState:
+        """The model on its device with its optimisers, EMA and scaler, restored from `resume` if given."""
         cfg = self.cfg
         model.to(self.device)
         if cfg.channels_last:
             model.to(memory_format=torch.channels_last)  # only 4-D weights (convolutions) change layout
         self.group.broadcast_model(model)
         model.train()
-        optimizers = model.optimizers()
-        base_lrs = {name: [group["lr"] for group in opt.param_groups] for name, opt in optimizers.items()}
-        scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         ema = None
         if cfg.ema_decay:
             ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-        step = 0
+        state = TrainState(model, model.optimizers(), ema,
+                           torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16))
+        self._base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in state.optimizers.items()}
         if resume is not None:
-            step = self._restore(resume, model, optimizers, ema, scaler)
+            if self.checkpoints is None:
+                raise TypeError("Trainer: resuming needs a run that saves (run_dir)")
+            self.checkpoints.restore(resume, state)
         else:
             self.group.diverge_rng()
         if cfg.weight_decay:
-            for optimizer in optimizers.values():
+            for optimizer in state.optimizers.values():
                 for group in optimizer.param_groups:
                     group["weight_decay"] = cfg.weight_decay
         if cfg.compile:
@@ -173,118 +177,101 @@ class Trainer:
                 net.compile(mode=cfg.compile_mode)
         # CUDA graphs (compile_mode=reduce-overhead) reuse their output memory each step; marking the
         # step boundary tells them when the previous step's outputs are no longer needed
-        mark_step = cfg.compile and cfg.compile_mode in ("reduce-overhead", "max-autotune")
-        self._watch = _FiniteWatch()
+        self._mark_step = cfg.compile and cfg.compile_mode in ("reduce-overhead", "max-autotune")
+        self._watch = FiniteWatch()
+        return state
 
-        own_logger = logger is None and self.run_dir is not None and self.group.is_main
-        if own_logger:
-            logger = MetricsLogger(self.run_dir, resume_step=step, tensorboard=cfg.tensorboard)
-        batches = make_batches(step)
-        running: dict[str, torch.Tensor] = {}
-        running_count = 0
-        last_logs: dict[str, float] = {}
-        stopped_by = "max_steps"
-        start = saved_at = time.monotonic()
-        bar = tqdm(total=cfg.max_steps, initial=step, desc=self.desc,
-                   disable=not cfg.progress or not self.group.is_main, dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 30)
-        stop_signals = _CatchStopSignals(self)
-        try:
-            with stop_signals:
-                while step < cfg.max_steps:
-                    # every process must stop at the same step: a signal may reach only one of them
-                    signalled, out_of_time = self.group.agree([
-                        self._stop_signal is not None,
-                        cfg.max_seconds is not None and time.monotonic() - start >= cfg.max_seconds])
-                    if signalled:
-                        stopped_by = self._stop_signal or "SIGTERM"
-                        break
-                    if out_of_time:
-                        stopped_by = "max_seconds"
-                        break
-                    batch = to_device(self.group.shard(next(batches)), self.device, channels_last=cfg.channels_last)
-                    if mark_step:
-                        torch.compiler.cudagraph_mark_step_begin()
-                    if cfg.lr_decay != "none":
-                        self._set_lrs(optimizers, base_lrs, step)
-                    logs = self._step(model, optimizers, scaler, batch, step)
-                    scaler.update()
-                    if ema is not None:
-                        ema.update_parameters(model)
-                    step += 1
-                    for name, value in logs.items():
-                        running[name] = running.get(name, 0.0) + value
-                    running_count += 1
-                    if self._watch.full():
-                        self._check_finite()
-                    if step % cfg.log_every == 0 or step == cfg.max_steps:
-                        self._check_finite()  # the one host sync of the loop: once per log_every steps
-                        last_logs = self.group.mean({k: float(v) / running_count for k, v in running.items()})
-                        running, running_count = {}, 0
-                        if logger is not None:
-                            logger.log(step, last_logs)
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in list(last_logs.items())[:4]}, refresh=False)
-                    bar.update(1)
-                    if self.on_periodic is not None and step % cfg.sample_every == 0 and self.group.is_main:
-                        self._with_ema(model, ema, lambda: self.on_periodic(step))
-                    due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
-                    late = cfg.checkpoint_every_seconds and time.monotonic() - saved_at >= cfg.checkpoint_every_seconds
-                    if cfg.checkpoint_every_seconds:  # clocks differ between processes: agree
-                        late = self.group.agree([bool(late)])[0]
-                    if self.run_dir is not None and (due or late):
-                        self._save(step, model, optimizers, ema, scaler, periodic=True)
-                        saved_at = time.monotonic()
-                    if hasattr(model, "converged") and model.converged():
-                        stopped_by = "converged"
-                        break
-        finally:
-            if stopped_by == "converged":  # done before the budget: the bar ends full, at the step reached
-                bar.total = step
-            bar.close()
-            if own_logger:
-                logger.close()
+    def _progress(self, step: int, logger: MetricsLogger | None) -> Progress:
+        main, saves = self.group.is_main, self.checkpoints is not None
+        own = logger is None and saves and main
+        if own:
+            logger = MetricsLogger(self.run_dir, resume_step=step, tensorboard=self.cfg.tensorboard)
+        return Progress(self.cfg.max_steps, step, self.desc, self.cfg.progress and main, logger, self.group,
+                        close_logger=own)
+
+    def _reason_to_stop(self, start: float) -> str | None:
+        """A signal or the time budget; every process must stop at the same step, though a signal may reach
+        only one of them."""
+        max_seconds = self.cfg.max_seconds
+        signalled, out_of_time = self.group.agree([
+            self._stop_reason is not None, max_seconds is not None and time.monotonic() - start >= max_seconds])
+        if signalled:
+            return self._stop_reason or "SIGTERM"
+        return "max_seconds" if out_of_time else None
+
+    def _checkpoint_due(self, step: int, saved_at: float) -> bool:
+        cfg = self.cfg
+        due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
+        late = cfg.checkpoint_every_seconds and time.monotonic() - saved_at >= cfg.checkpoint_every_seconds
+        if cfg.checkpoint_every_seconds:  # clocks differ between processes: agree
+            late = self.group.agree([bool(late)])[0]
+        return self.checkpoints is not None and bool(due or late)
+
+    def _finish(self, state: TrainState, signals: StopSignals) -> None:
+        """The last checks and save, the last sample grid, and the EMA weights handed back."""
         self._check_finite()
-        if self.run_dir is not None:
-            self._save(step, model, optimizers, ema, scaler, periodic=False)
-            stop_signals.forward()  # the signal's own handler, e.g. submitit's requeue, now that the weights are safe
-        if self.on_periodic is not None and step % cfg.sample_every != 0 and self.group.is_main:
-            self._with_ema(model, ema, lambda: self.on_periodic(step))
-        if ema is not None:  # hand back the averaged weights: they are what sampling and inversion use
-            model.load_state_dict(ema.module.state_dict())
-        return TrainResult(step, stopped_by, time.monotonic() - start, last_logs)
+        if self.checkpoints is not None:
+            self._save(state, periodic=False)
+            signals.forward()  # the signal's own handler, e.g. submitit's requeue, now that the weights are safe
+        if state.step % self.cfg.sample_every != 0:
+            self._periodic(state)
+        if state.ema is not None:  # hand back the averaged weights: they are what sampling and inversion use
+            state.model.load_state_dict(state.ema.module.state_dict())
 
-    def _set_lrs(self, optimizers, base_lrs: dict[str, list[float]], step: int) -> None:
-        """trainer.lr_decay: every group's learning rate at `step`, from the model's own (base) rates."""
-        factor = self.cfg.lr_factor(step)
-        for name, optimizer in optimizers.items():
-            for group, base in zip(optimizer.param_groups, base_lrs[name]):
-                group["lr"] = base * factor
-
-    def _step(self, model, optimizers, scaler, batch, step: int) -> dict[str, torch.Tensor]:
+    def _step(self, state: TrainState, batch) -> dict[str, torch.Tensor]:
+        """One trainer step: every (optimizer, loss) item the trainable yields, each applied in turn."""
+        cfg, model = self.cfg, state.model
+        batch = to_device(self.group.shard(batch), self.device, channels_last=cfg.channels_last)
+        if self._mark_step:
+            torch.compiler.cudagraph_mark_step_begin()
+        if cfg.lr_decay != "none":
+            self._set_lrs(state.optimizers, state.step)
         logs: dict[str, torch.Tensor] = {}
         losses = model.losses(batch)
         while True:
             with autocast(self.device, self.amp_dtype):  # forward passes only; backward runs outside
                 item = next(losses, None)
             if item is None:
-                return logs
+                break
             name, loss, item_logs = item
-            self._watch.record(name, loss, step + 1)
-            optimizer = optimizers[name]
+            self._watch.record(name, loss, state.step + 1)
+            optimizer = state.optimizers[name]
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            self.group.average_gradients([p for group in optimizer.param_groups for p in group["params"]])
-            if self.cfg.grad_clip:
-                scaler.unscale_(optimizer)
-                params = [p for group in optimizer.param_groups for p in group["params"]]
-                torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-            if isinstance(optimizer, torch.optim.LBFGS):
-                # L-BFGS asks for a closure; one Trainer step is one of its iterations, at the loss and
-                # gradient just computed (no line search, so it never needs to re-evaluate)
-                optimizer.step(lambda: loss)
+            self._backward(loss, optimizer, state.scaler)
+            if needs_closure(optimizer):
+                optimizer.step(reevaluate(model, name, batch, loss, lambda again: self._reevaluated(again, state, name)))
             else:
-                scaler.step(optimizer)
-            for key, value in item_logs.items():
-                logs[key] = value.detach().float()
+                state.scaler.step(optimizer)
+            logs.update({key: value.detach().float() for key, value in item_logs.items()})
+        state.scaler.update()
+        if state.ema is not None:
+            state.ema.update_parameters(model)
+        state.step += 1
+        return logs
+
+    def _backward(self, loss: torch.Tensor, optimizer, scaler) -> None:
+        scaler.scale(loss).backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.group.average_gradients(params)
+        if self.cfg.grad_clip:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+
+    def _reevaluated(self, loss_of, state: TrainState, name: str) -> torch.Tensor:
+        """A line search's trial point: the loss again (forward under autocast) and its gradients."""
+        optimizer = state.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(self.device, self.amp_dtype):
+            loss = loss_of()
+        self._backward(loss, optimizer, state.scaler)
+        return loss
+
+    def _set_lrs(self, optimizers, step: int) -> None:
+        """trainer.lr_decay: every group's learning rate at `step`, from the model's own (base) rates."""
+        factor = self.cfg.lr_factor(step)
+        for name, optimizer in optimizers.items():
+            for group, base in zip(optimizer.param_groups, self._base_lrs[name]):
+                group["lr"] = base * factor
 
     def _check_finite(self) -> None:
         """Raises DivergedError if any loss since the start was NaN or infinite (reads the device once)."""
@@ -293,139 +280,25 @@ class Trainer:
             return
         name, loss, step = min(bad, key=lambda b: b[2])
         where = ""
-        if self.run_dir is not None:
-            last = self.checkpoint_dir / "last.ckpt"
+        if self.checkpoints is not None:
+            last = self.checkpoints.last
             where = f"; last good checkpoint: {last}" if last.exists() else "; no checkpoint was saved before it"
         raise DivergedError(f"loss for optimizer '{name}' became {loss} at step {step}: stopped{where}")
 
-    def _with_ema(self, model, ema, fn) -> None:
-        """Runs fn (sampling) with the EMA weights swapped in, then puts the live weights back."""
-        if ema is None:
-            fn()
-            return
-        live = {k: v.clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(ema.module.state_dict())
-        try:
-            fn()
-        finally:
-            model.load_state_dict(live)
-
-    def _save(self, step, model, optimizers, ema, scaler, periodic: bool) -> None:
+    def _save(self, state: TrainState, periodic: bool) -> None:
         self._check_finite()  # weights made after a non-finite loss are never saved
-        state = {
-            "format_version": ckpt_io.FORMAT_VERSION,
-            **self.checkpoint_meta,
-            "step": step,
-            "model": model.state_dict(),
-            "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
-            "ema": ema.state_dict() if ema is not None else None,
-            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-            "rng": ckpt_io.rng_state(),
-        }
-        if self.group.size > 1:  # every process's random streams, so that each resumes its own
-            state["rng_ranks"] = self.group.gather(state["rng"])
-        if not self.group.is_main:
+        self.checkpoints.save(state, periodic)
+
+    def _periodic(self, state: TrainState) -> None:
+        """on_periodic (sample grids) with the EMA weights swapped in, then the live weights put back."""
+        if self.on_periodic is None or not self.group.is_main:
             return
-        directory = self.checkpoint_dir
-        last = directory / "last.ckpt"
-        if periodic:
-            path = directory / ckpt_io.periodic_name(step)
-            ckpt_io.save_atomic(state, path)
-            _link_atomic(path, last)  # last.ckpt is the same bytes: a hard link, not a second write
-            ckpt_io.prune_periodic(directory, self.cfg.keep_checkpoints)
-        else:
-            ckpt_io.save_atomic(state, last)
-
-    def _restore(self, state: dict, model, optimizers, ema, scaler) -> int:
-        model.load_state_dict(state["model"])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        if ema is not None:
-            if state.get("ema") is None:
-                raise UserError("trainer.ema_decay is set but the checkpoint has no EMA weights to resume")
-            ema.load_state_dict(state["ema"])
-        if scaler.is_enabled() and state.get("scaler") is not None:
-            scaler.load_state_dict(state["scaler"])
-        ranks = state.get("rng_ranks") or [state["rng"]]
-        if len(ranks) != self.group.size:
-            raise UserError(f"this checkpoint was written by {len(ranks)} process(es) and can only resume exactly "
-                            f"in as many: run it with torchrun --nproc_per_node={len(ranks)}" if len(ranks) > 1 else
-                            "this checkpoint was written by one process: resume it without torchrun")
-        ckpt_io.set_rng_state(ranks[self.group.rank])
-        return int(state["step"])
-
-
-class _FiniteWatch:
-    """The losses since the host last looked at them, left on the device until it does.
-
-    Asking `torch.isfinite(loss)` in a Python `if` every step would make the host wait for the GPU
-    every step; the loop looks instead when it logs or saves (one wait for all of them), and finds
-    the first non-finite loss, its step and its optimiser.
-    """
-
-    LIMIT = 1024  # losses kept before the loop must look, whatever log_every is
-
-    def __init__(self):
-        self.pending: list[tuple[int, str, torch.Tensor]] = []
-
-    def record(self, name: str, loss: torch.Tensor, step: int) -> None:
-        self.pending.append((step, name, loss.detach()))
-
-    def full(self) -> bool:
-        return len(self.pending) >= self.LIMIT
-
-    def first_bad(self) -> tuple[str, float, int] | None:
-        if not self.pending:
-            return None
-        pending, self.pending = self.pending, []
-        finite = torch.isfinite(torch.stack([loss.float() for _, _, loss in pending])).tolist()
-        return next(((name, loss.item(), step) for ok, (step, name, loss) in zip(finite, pending) if not ok), None)
-
-
-class _CatchStopSignals:
-    """While active, SIGTERM/SIGUSR2 (a scheduler's preemption) and Ctrl-C ask the loop to save and stop.
-
-    Only runs that save checkpoints catch them; elsewhere (inversion) the signals act as usual.
-    """
-
-    SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR2", "SIGINT") if hasattr(signal, name))
-
-    def __init__(self, trainer: Trainer):
-        self.trainer = trainer
-        self.previous = {}
-        self.caught: int | None = None
-
-    def __enter__(self):
-        if self.trainer.run_dir is not None and threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self.previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.trainer._stop_signal = signal.Signals(signum).name
-        self.caught = signum
-
-    def forward(self) -> None:
-        """Hands a caught signal to the handler it displaced, if that was a Python function (submitit's
-        SIGUSR2 handler requeues a timed-out or preempted job); Ctrl-C and default actions are not repeated."""
-        handler = self.previous.get(self.caught)
-        if callable(handler) and handler is not signal.default_int_handler:
-            handler(self.caught, None)
-
-    def __exit__(self, *exc):
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        return False
-
-
-def _link_atomic(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.link")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:  # filesystems without hard links: copy instead
-        import shutil
-
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
+        if state.ema is None:
+            self.on_periodic(state.step)
+            return
+        live = {k: v.clone() for k, v in state.model.state_dict().items()}
+        state.model.load_state_dict(state.ema.module.state_dict())
+        try:
+            self.on_periodic(state.step)
+        finally:
+            state.model.load_state_dict(live)

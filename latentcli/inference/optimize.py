@@ -81,7 +81,7 @@ class LatentFit(nn.Module):
         self.steps_without_progress = 0
         self.x_features = None
         if options.perceptual_weight:
-            features = getattr(getattr(model, "discriminator", None), "features", None)
+            features = model.image_features
             if features is None:
                 raise UserError(f"inference.perceptual_weight needs a discriminator on images; model "
                                 f"{model.cfg.name!r} has none (gan, bigan, ali, alice and vaegan do)")
@@ -93,7 +93,11 @@ class LatentFit(nn.Module):
 
     def optimizers(self):
         if self.options.optimizer == "lbfgs":
-            return {"latent": torch.optim.LBFGS([self.z], lr=self.options.lr, max_iter=1, history_size=20)}
+            # one L-BFGS iteration per trainer step, its step length found by a strong-Wolfe line search
+            # (which re-evaluates the loss through `closure`): from z = 0, where the gradient is tiny, a fixed
+            # gradient-sized step stalls
+            return {"latent": torch.optim.LBFGS([self.z], lr=self.options.lr, max_iter=1, history_size=20,
+                                                line_search_fn="strong_wolfe")}
         return {"latent": torch.optim.Adam([self.z], lr=self.options.lr)}
 
     def item_losses(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +109,7 @@ class LatentFit(nn.Module):
         objective = recon
         if self.x_features is not None:
             objective = objective + options.perceptual_weight * (
-                model.discriminator.features(x_hat) - self.x_features).pow(2).mean(1)
+                model.image_features(x_hat) - self.x_features).pow(2).mean(1)
         if options.prior_weight:
             objective = objective + options.prior_weight * prior_penalty(model, z) / model.latent_dim
         if options.encoder_weight:  # In-Domain GAN inversion's regulariser: z should be what E sees in G(z)
@@ -123,6 +127,10 @@ class LatentFit(nn.Module):
         objective, recon = self.item_losses(self.z)
         self.record(recon.detach())
         yield "latent", objective.sum(), {"loss": recon.mean()}
+
+    def closure(self, name: str, batch) -> torch.Tensor:
+        """The objective again at the current z, for the line search's trial points (nothing recorded)."""
+        return self.item_losses(self.z)[0].sum()
 
     def record(self, recon: torch.Tensor) -> None:
         """Keeps each item's best z so far, the loss history, and whether anything still improves."""
@@ -174,7 +182,7 @@ class OptimizeInverter:
                 k = options.restarts
                 targets = part.repeat(k, *[1] * (part.dim() - 1))
                 problem = LatentFit(model, targets, self.initial_latents(model, part), options)
-                trainer = Trainer(cfg, desc=f"{self.method} {done * options.batch_size + len(part)}/{len(x)}")
+                trainer = Trainer(cfg, in_memory=True, desc=f"{self.method} {done * options.batch_size + len(part)}/{len(x)}")
                 result = trainer.fit(problem, lambda start_step: itertools.repeat(None))
                 steps = max(steps, result.step)
                 problem.project()

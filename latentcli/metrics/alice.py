@@ -39,9 +39,9 @@ def reconstruction_mse(x: torch.Tensor, x_rec: torch.Tensor) -> float:
 @torch.no_grad()
 def evaluate(ctx) -> dict:
     model, info = ctx.model, ctx.model.info
-    if "centres" not in info.extra:
+    if info.centres is None:
         raise UserError(f"metrics=[alice] needs a 2-D mixture (alice5, ring8, grid25); {info.name} has no modes")
-    centres, sigma = torch.tensor(info.extra["centres"]), info.extra["sigma"]
+    centres, sigma = torch.tensor(info.centres), info.sigma
     x = ctx.data.test.x
     z = model.sample_latent(len(x), generator=torch.Generator().manual_seed(ctx.cfg.seed))
     result = {"icp": inception_score(mixture_posterior(ctx.generate(z), centres, sigma)),

@@ -43,12 +43,12 @@ def own_mode_fraction(real: torch.Tensor, reconstructed: torch.Tensor, centres: 
 
 def evaluate(ctx) -> dict:
     info = ctx.model.info
-    if "centres" not in info.extra:
+    if info.centres is None:
         raise UserError(f"metrics=[modes] needs a 2-D mixture (ring8, grid25); {info.name} has no modes")
     from latentcli import viz
 
-    centres = torch.tensor(info.extra["centres"])
-    result = {**mode_coverage(ctx.samples, centres, info.extra["sigma"]), "n_samples": len(ctx.samples),
+    centres = torch.tensor(info.centres)
+    result = {**mode_coverage(ctx.samples, centres, info.sigma), "n_samples": len(ctx.samples),
               "reconstructed_into_own_mode": own_mode_fraction(ctx.test.x, ctx.test_inversion.x_hat.cpu(), centres)}
     viz.save_points_plot(ctx.figure("Samples, reconstructions and modes", "modes.png"), ctx.data.test.x,
                          samples=ctx.samples, reconstructions=ctx.test_inversion.x_hat, centres=centres,

@@ -34,6 +34,6 @@ def pacgan_protocol(samples: torch.Tensor, centres: torch.Tensor, sigma: float) 
 
 def evaluate(ctx) -> dict:
     info = ctx.model.info
-    if "centres" not in info.extra:
+    if info.centres is None:
         raise UserError(f"metrics=[pacgan] needs a 2-D mixture (ring8, grid25); {info.name} has no modes")
-    return pacgan_protocol(ctx.samples, torch.tensor(info.extra["centres"]), info.extra["sigma"])
+    return pacgan_protocol(ctx.samples, torch.tensor(info.centres), info.sigma)

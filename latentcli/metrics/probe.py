@@ -34,13 +34,13 @@ def factor_r2(train_z: np.ndarray, train_factors: np.ndarray, test_z: np.ndarray
 def evaluate(ctx) -> dict:
     train = ctx.data.train.subset(min(int(ctx.cfg.probe.n_train), len(ctx.data.train)))
     test = ctx.test
-    factors = ctx.model.info.extra.get("factors")
+    factors = ctx.model.info.factors
     class_of = ctx.model.info.class_labels
     if (class_of(train.y) < 0).all():
         raise UserError(f"metrics=[probe] needs labelled data; {ctx.model.info.name} has no labels")
     if len(class_of(train.y).unique()) < 2:
         raise UserError(f"metrics=[probe] fits classifiers on the training split, which holds one class only "
-                        f"(dataset.classes={ctx.data.info.extra.get('normal_classes')}); train on 2 or more")
+                        f"(dataset.classes={ctx.data.info.normal_classes}); train on 2 or more")
     z_train = ctx.inverter.invert(ctx.model, train.x).z.cpu().numpy()
     z_test = ctx.test_inversion.z.cpu().numpy()
     y_train, y_test = class_of(train.y).numpy(), class_of(test.y).numpy()
@@ -61,4 +61,4 @@ def _pca_picture(ctx, z: np.ndarray, labels: np.ndarray) -> None:
     xy = PCA(n_components=2).fit_transform(z) if z.shape[1] > 2 else z
     viz.save_labelled_scatter(ctx.figure("Inferred latents (PCA) coloured by label", "latents_pca.png"), xy, labels,
                               title=f"{ctx.model.cfg.name}: test latents, first two principal components",
-                              names=ctx.model.info.extra.get("classes"))
+                              names=ctx.model.info.classes)

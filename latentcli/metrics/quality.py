@@ -85,7 +85,7 @@ def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifi
     train = TensorPairs(data.train.stored, y_train)
     torch.manual_seed(seed)
     trainer = Trainer(TrainerConfig(max_steps=steps, device="cpu", tensorboard=False, log_every=100),
-                      desc=f"feature classifier for {info.name}")
+                      in_memory=True, desc=f"feature classifier for {info.name}")
     trainer.fit(classifier, lambda start: batch_stream(train, min(128, len(train)), seed, start))
     classifier.eval()
     test_accuracy = accuracy(classifier, data.test.x, info.class_labels(data.test.y))

@@ -23,6 +23,6 @@ def veegan_protocol(samples: torch.Tensor, centres: torch.Tensor, sigma: float) 
 
 def evaluate(ctx) -> dict:
     info = ctx.model.info
-    if "centres" not in info.extra:
+    if info.centres is None:
         raise UserError(f"metrics=[veegan] needs a 2-D mixture (ring8, grid25); {info.name} has no modes")
-    return veegan_protocol(ctx.samples, torch.tensor(info.extra["centres"]), info.extra["sigma"])
+    return veegan_protocol(ctx.samples, torch.tensor(info.centres), info.sigma)

@@ -10,6 +10,7 @@ from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
 from latentcli.errors import UserError
 from latentcli.models.aae import AAE
+from latentcli.models.alad import ALAD
 from latentcli.models.ali import ALI
 from latentcli.models.alice import ALICE
 from latentcli.models.base import LatentModel, NoEncoderError
@@ -23,7 +24,7 @@ from latentcli.models.veegan import VEEGAN
 
 MODELS: dict[str, type[LatentModel]] = {
     "gan": GAN, "bigan": BiGAN, "ali": ALI, "alice": ALICE, "vae": VAE, "vaegan": VAEGAN, "aae": AAE,
-    "veegan": VEEGAN, "regressor": Regressor,
+    "veegan": VEEGAN, "alad": ALAD, "regressor": Regressor,
 }
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model", "load_checkpoint"]

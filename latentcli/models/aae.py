@@ -13,19 +13,18 @@ import torch.nn.functional as F
 
 from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
-from latentcli.models.nets import build_encoder, build_generator, build_latent_discriminator
+from latentcli.models.nets import build_encoder, build_latent_discriminator
 
 
 class AAE(LatentModel):
-    has_encoder = True
+    image_features = None  # its discriminator judges codes z, not images
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.adversarial = AdversarialLoss(cfg)
         # No BatchNorm in the decoder: the codes it is trained on shift from step to step under the
         # adversarial phase, so running statistics lag behind and eval-mode reconstructions suffer.
-        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth,
-                                         batch_norm=False)
+        self.generator = self.make_generator(batch_norm=False)
         self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.discriminator = build_latent_discriminator(self.latent_dim, int(cfg.z_width), 3,
                                                         dropout=cfg.get("d_dropout", 0.0),
@@ -33,8 +32,7 @@ class AAE(LatentModel):
                                                         pack=self.pack)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(x)
-        return z.clamp(-1, 1) if self.prior == "uniform" else z
+        return self.to_support(self.encoder(x))
 
     def optimizers(self):
         return {

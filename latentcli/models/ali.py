@@ -24,11 +24,9 @@ class ALI(BiGAN):
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         if self.e_noise:
             return super().infer(x)
-        z = self.encoder.sample(x)
-        return z.clamp(-1, 1) if self.prior == "uniform" else z
+        return self.to_support(self.encoder.sample(x))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         if self.e_noise:
             return super().encode(x)
-        mean, _ = self.encoder(x)
-        return mean.clamp(-1, 1) if self.prior == "uniform" else mean
+        return self.to_support(self.encoder(x)[0])  # the mean

@@ -1,8 +1,9 @@
-"""What every latentcli model shares: the latent prior, sampling, optimisers, and the model contract.
+"""What every latentcli model shares: the latent prior and its support, sampling, the networks' builders,
+what the model can do (an encoder, image features), optimisers, and the model contract.
 
-Contract (DESIGN.md): `latent_dim`, `sample_latent(n)`, `generate(z)`, `encode(x)`, `optimizers()`,
-and `losses(batch)` yielding (optimizer_name, loss, logs) in update order. Models never call
-backward() or step(): the Trainer does.
+Contract (ARCHITECTURE.md): `latent_dim`, `sample_latent(n)`, `generate(z)`, `encode(x)`, and the Trainer's
+`optimizers()` and `losses(batch)` yielding (optimizer_name, loss, logs) in update order
+(latentcli.engine.trainable). Models never call backward() or step(): the Trainer does.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from torch import nn
 
 from latentcli.data.stream import DataInfo
 from latentcli.errors import UserError
-from latentcli.models.nets import resolve_arch
+from latentcli.models.nets import build_discriminator, build_generator, resolve_arch
 
 
 class NoEncoderError(UserError):
@@ -20,8 +21,6 @@ class NoEncoderError(UserError):
 
 
 class LatentModel(nn.Module):
-    has_encoder = False
-
     def __init__(self, cfg, info: DataInfo):
         super().__init__()
         self.cfg = cfg
@@ -52,6 +51,10 @@ class LatentModel(nn.Module):
             z = torch.randn(n, self.latent_dim, generator=generator, device=where)
         return z.to(device)
 
+    def to_support(self, z: torch.Tensor) -> torch.Tensor:
+        """z inside the prior's support: clamped to [-1, 1] for the uniform prior (encoders' outputs)."""
+        return z.clamp(-1, 1) if self.prior == "uniform" else z
+
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)
 
@@ -60,6 +63,31 @@ class LatentModel(nn.Module):
             f"model {self.cfg.name!r} has no encoder: invert it with inference=optimize "
             "(or train a latent regressor for it)"
         )
+
+    @property
+    def has_encoder(self) -> bool:
+        """Whether encode(x) answers: the model defines its own."""
+        return type(self).encode is not LatentModel.encode
+
+    @property
+    def image_features(self):
+        """D's representation of images (x -> N x F), for perceptual distances and anomaly scores; None where
+        the data are not images or the model has no discriminator on x (a model whose D judges z says so)."""
+        discriminator = self._modules.get("discriminator")
+        return discriminator.features if discriminator is not None and self.info.kind == "image" else None
+
+    def make_generator(self, batch_norm: bool = True) -> nn.Module:
+        """G(z) (with model.g_noise, G(z, eps)) of the model's architecture and size."""
+        cfg = self.cfg
+        return build_generator(self.arch, self.latent_dim, self.info.shape, cfg.width, cfg.depth,
+                               batch_norm=batch_norm, noise=self.g_noise)
+
+    def make_discriminator(self, joint: bool) -> nn.Module:
+        """D(x), or with joint=True the D(x, z) of BiGAN/ALI, with the model's dropout, spectral norm and packing."""
+        cfg = self.cfg
+        return build_discriminator(self.arch, self.info.shape, self.latent_dim, cfg.width, cfg.depth, joint=joint,
+                                   dropout=cfg.get("d_dropout", 0.0), spectral_norm=cfg.get("spectral_norm", False),
+                                   pack=self.pack, pieces=int(cfg.get("maxout_pieces", 5)))
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

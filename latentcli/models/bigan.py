@@ -12,22 +12,16 @@ from torch import nn
 
 from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
-from latentcli.models.nets import build_discriminator, build_encoder, build_generator
+from latentcli.models.nets import build_encoder
 
 
 class BiGAN(LatentModel):
-    has_encoder = True
-
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.adversarial = AdversarialLoss(cfg)
-        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth,
-                                         noise=self.g_noise)
+        self.generator = self.make_generator()
         self.encoder = self.build_encoder()
-        self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=True, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False), pack=self.pack,
-                                                 pieces=int(cfg.get("maxout_pieces", 5)))
+        self.discriminator = self.make_discriminator(joint=True)
 
     def build_encoder(self) -> nn.Module:
         return build_encoder(self.arch, self.latent_dim, self.info.shape, self.cfg.width, self.cfg.depth,
@@ -35,12 +29,11 @@ class BiGAN(LatentModel):
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         """The encoder's z for x during training (ALI draws it from q(z|x); with e_noise, E(x, eps) draws eps)."""
-        z = self.encoder(x)
-        return z.clamp(-1, 1) if self.prior == "uniform" else z
+        return self.to_support(self.encoder(x))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         z = self.encoder(x, noise=False) if self.e_noise else self.encoder(x)  # eps = 0: a deterministic answer
-        return z.clamp(-1, 1) if self.prior == "uniform" else z
+        return self.to_support(z)
 
     def extra_losses(self, x, z, x_fake, z_real) -> dict[str, torch.Tensor]:
         """Further terms for G and E, by name (ALICE's cycle losses); none in BiGAN."""

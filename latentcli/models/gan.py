@@ -6,19 +6,14 @@ import torch
 
 from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
-from latentcli.models.nets import build_discriminator, build_generator
 
 
 class GAN(LatentModel):
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.adversarial = AdversarialLoss(cfg)
-        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth,
-                                         noise=self.g_noise)
-        self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=False, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False), pack=self.pack,
-                                                 pieces=int(cfg.get("maxout_pieces", 5)))
+        self.generator = self.make_generator()
+        self.discriminator = self.make_discriminator(joint=False)
 
     def optimizers(self):
         return {

@@ -1,5 +1,6 @@
-"""Network families: MLPs for vector data, DCGAN-style conv nets for 16-64 px images, and the papers' own
-networks by name.
+"""The networks models are built from, by family: MLPs for vector data (models/mlp.py), DCGAN-style conv
+nets for 16-64 px images (models/conv.py) and the papers' own networks by name (models/paper_nets.py).
+This file holds the builders the models call and the wrappers every family shares.
 
 `arch=auto` picks by the data's shape: [d] -> MLP, [c, h, w] -> DCGAN. The named families are the
 fixed networks of a paper's experiments (PAPER_NETS); they take flat vectors, so images are flattened
@@ -11,118 +12,15 @@ inputs (PacGAN).
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import torch
 from torch import nn
 
 from latentcli.errors import UserError
-
-
-def mlp(in_dim: int, out_dim: int, hidden: int, depth: int, dropout: float = 0.0,
-        batch_norm: bool = False, activation: Callable[[], nn.Module] = lambda: nn.LeakyReLU(0.2),
-        bn_momentum: float = 0.1) -> nn.Sequential:
-    """`depth` hidden layers of `hidden` units with `activation` (after BatchNorm if asked), then a linear layer."""
-    layers: list[nn.Module] = []
-    width = in_dim
-    for _ in range(depth):
-        layers.append(nn.Linear(width, hidden, bias=not batch_norm))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(hidden, momentum=bn_momentum))
-        layers.append(activation())
-        if dropout:
-            layers.append(nn.Dropout(dropout))
-        width = hidden
-    layers.append(nn.Linear(width, out_dim))
-    return nn.Sequential(*layers)
-
-
-def dcgan_plan(shape: list[int]) -> tuple[int, int]:
-    """(base resolution, number of stride-2 stages) for a square image: 16 -> (4, 2), 28 -> (7, 2), 64 -> (4, 4)."""
-    _, height, width = shape
-    res, stages = height, 0
-    while res > 7 and res % 2 == 0:
-        res //= 2
-        stages += 1
-    if height != width or stages == 0 or res < 4:
-        raise UserError(f"DCGAN networks need square images of 16, 28, 32 or 64 px; got {height}x{width}")
-    return res, stages
-
-
-class DCGANGenerator(nn.Module):
-    """z -> linear to a base x base map -> stride-2 transposed convs doubling the size -> tanh image."""
-
-    def __init__(self, latent_dim: int, shape: list[int], width: int, batch_norm: bool = True):
-        super().__init__()
-        channels, base, stages = shape[0], *dcgan_plan(shape)
-        top = width * 2 ** (stages - 1)
-        self.project = nn.Sequential(nn.Linear(latent_dim, top * base * base),
-                                     nn.BatchNorm1d(top * base * base) if batch_norm else nn.Identity(), nn.ReLU())
-        self.top, self.base = top, base
-        layers: list[nn.Module] = []
-        ch = top
-        for _ in range(stages - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=not batch_norm),
-                       nn.BatchNorm2d(ch // 2) if batch_norm else nn.Identity(), nn.ReLU()]
-            ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.project(z).view(-1, self.top, self.base, self.base))
-
-
-class DCGANFeatures(nn.Module):
-    """image -> stride-2 convs halving the size down to base x base -> flat feature vector."""
-
-    def __init__(self, shape: list[int], width: int, batch_norm: bool, dropout: float = 0.0):
-        super().__init__()
-        channels, base, stages = shape[0], *dcgan_plan(shape)
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]
-        ch = width
-        for _ in range(stages - 1):
-            layers.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not batch_norm))
-            if batch_norm:
-                layers.append(nn.BatchNorm2d(ch * 2))
-            layers.append(nn.LeakyReLU(0.2))
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-            ch *= 2
-        layers.append(nn.Flatten())
-        self.body = nn.Sequential(*layers)
-        self.out_dim = ch * base * base
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-
-def feature_mlp(in_dim: int, out_dim: int, depth: int, dropout: float = 0.0) -> nn.Sequential:
-    """An MLP whose output is a hidden representation (it ends in the nonlinearity)."""
-    return nn.Sequential(mlp(in_dim, out_dim, out_dim, depth - 1, dropout), nn.LeakyReLU(0.2))
-
-
-class Maxout(nn.Module):
-    """A linear layer to out_dim x pieces units and the maximum over each unit's pieces (Goodfellow et al. 2013),
-    the LinearMaxout of the Blocks library the ALI and PacGAN code use."""
-
-    def __init__(self, in_dim: int, out_dim: int, pieces: int):
-        super().__init__()
-        self.out_dim, self.pieces = out_dim, pieces
-        self.linear = nn.Linear(in_dim, out_dim * pieces)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x).view(len(x), self.out_dim, self.pieces).amax(dim=2)
-
-
-def maxout_mlp(in_dim: int, hidden: int, depth: int, pieces: int) -> nn.Sequential:
-    """`depth` maxout layers of `hidden` units, then a linear layer to one score."""
-    layers: list[nn.Module] = []
-    width = in_dim
-    for _ in range(depth):
-        layers.append(Maxout(width, hidden, pieces))
-        width = hidden
-    layers.append(nn.Linear(width, 1))
-    return nn.Sequential(*layers)
+from latentcli.models.conv import DCGANFeatures, DCGANGenerator
+from latentcli.models.mlp import feature_mlp, mlp
+from latentcli.models.paper_nets import (PAPER_NETS, BiGANDiscriminator, BiGANEncoder, BiGANGenerator,
+                                         paper_discriminator_head, paper_encoder, paper_generator)
 
 
 class Discriminator(nn.Module):
@@ -215,93 +113,6 @@ def init_weights(module: nn.Module, kind: str, std: float = 0.02) -> None:
                 nn.init.xavier_uniform_(layer.weight)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
-
-
-# The papers' networks, by name: model.arch=NAME. Each takes flat vectors. Widths and depths are the
-# papers'; model.width and model.depth do not apply.
-PAPER_NETS = ("pacgan", "alice_toy", "veegan", "bigan_fc1024")
-
-
-class BiGANGenerator(nn.Module):
-    """BiGAN's MNIST generator (jeffdonahue/bigan, net.py deconvnet_mnist_mlp): FC1024-BN-ReLU, then
-    FC1024 of h1 plus FC1024 of z (the code's conditioning on the input), BN, ReLU, then FC to the pixels;
-    no biases, BatchNorm without gain or bias (--nogain --nobias). Its sigmoid to [0, 1] is a tanh here,
-    latentcli's images being in [-1, 1]."""
-
-    def __init__(self, in_dim: int, out_dim: int, hidden: int = 1024):
-        super().__init__()
-        self.fc1 = nn.Linear(in_dim, hidden, bias=False)
-        self.bn1 = nn.BatchNorm1d(hidden, affine=False)
-        self.fc2 = nn.Linear(hidden, hidden, bias=False)
-        self.fc2_in = nn.Linear(in_dim, hidden, bias=False)
-        self.bn2 = nn.BatchNorm1d(hidden, affine=False)
-        self.out = nn.Linear(hidden, out_dim, bias=False)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.bn1(self.fc1(z)))
-        h = torch.relu(self.bn2(self.fc2(h) + self.fc2_in(z)))
-        return torch.tanh(self.out(h))
-
-
-class BiGANEncoder(nn.Module):
-    """BiGAN's MNIST encoder (net.py mnist_mlp): FC1024-LReLU(0.2), FC1024-BN-LReLU, linear code mapped into
-    (-1, 1) by 2 sigmoid - 1 for the uniform prior, as the code's UniformDistribution does; no biases."""
-
-    def __init__(self, in_dim: int, out_dim: int, hidden: int = 1024):
-        super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(in_dim, hidden, bias=False), nn.LeakyReLU(0.2),
-                                  nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden, affine=False),
-                                  nn.LeakyReLU(0.2))
-        self.out = nn.Linear(hidden, out_dim, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 2 * torch.sigmoid(self.out(self.body(x))) - 1
-
-
-class BiGANDiscriminator(nn.Module):
-    """BiGAN's joint MNIST discriminator (net.py mnist_mlp with z as its condition): FC1024-LReLU on x, then
-    FC1024 of that plus FC1024 of z, BN, LReLU, then a linear score; no biases. Without z, D(x) alone."""
-
-    def __init__(self, x_dim: int, z_dim: int, hidden: int = 1024):
-        super().__init__()
-        self.fc1 = nn.Linear(x_dim, hidden, bias=False)
-        self.fc2 = nn.Linear(hidden, hidden, bias=False)
-        self.fc2_z = nn.Linear(z_dim, hidden, bias=False) if z_dim else None
-        self.bn2 = nn.BatchNorm1d(hidden, affine=False)
-        self.out = nn.Linear(hidden, 1, bias=False)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.leaky_relu(self.fc1(x.flatten(1)), 0.2)
-
-    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.fc2(self.features(x))
-        if self.fc2_z is not None:
-            h = h + self.fc2_z(z)
-        return self.out(nn.functional.leaky_relu(self.bn2(h), 0.2)).squeeze(1)
-
-
-def paper_generator(arch: str, in_dim: int, out_dim: int) -> nn.Sequential:
-    if arch == "pacgan":  # PacGAN's synthetic_data_experiments: 4 x 400, BatchNorm (Blocks' 0.05 momentum) + ReLU
-        return mlp(in_dim, out_dim, 400, 4, batch_norm=True, activation=nn.ReLU, bn_momentum=0.05)
-    if arch == "veegan":  # VEEGAN's 2-D notebook: 2 x 128 ReLU
-        return mlp(in_dim, out_dim, 128, 2, activation=nn.ReLU)
-    return mlp(in_dim, out_dim, 256, 2, activation=nn.ReLU)  # alice_toy: ALICE's toy_data, 2 x 256 ReLU
-
-
-def paper_encoder(arch: str, in_dim: int, out_dim: int) -> nn.Sequential:
-    if arch == "pacgan":  # the encoder of PacGAN's ALI runs: 2 x 400, BatchNorm + ReLU
-        return mlp(in_dim, out_dim, 400, 2, batch_norm=True, activation=nn.ReLU, bn_momentum=0.05)
-    if arch == "veegan":  # VEEGAN's reconstructor: 2 x 128 ReLU
-        return mlp(in_dim, out_dim, 128, 2, activation=nn.ReLU)
-    return mlp(in_dim, out_dim, 256, 2, activation=nn.ReLU)
-
-
-def paper_discriminator_head(arch: str, in_dim: int, pieces: int) -> nn.Sequential:
-    if arch == "pacgan":  # 3 maxout layers of 200 units, then linear
-        return maxout_mlp(in_dim, 200, 3, pieces)
-    if arch == "veegan":  # one hidden layer of 128 ReLU (the notebook's data_network)
-        return mlp(in_dim, 1, 128, 1, activation=nn.ReLU)
-    return mlp(in_dim, 1, 256, 2, activation=nn.ReLU)
 
 
 def resolve_arch(arch: str, shape: list[int]) -> str:

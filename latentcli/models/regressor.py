@@ -20,8 +20,6 @@ from latentcli.models.nets import build_encoder, build_generator, resolve_arch
 
 
 class Regressor(LatentModel):
-    has_encoder = True
-
     def __init__(self, cfg, info):
         generator_weights = None
         if cfg.get("source") is None:  # training starts: take the generator from its checkpoint
@@ -64,8 +62,7 @@ class Regressor(LatentModel):
         return self
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(x)
-        return z.clamp(-1, 1) if self.prior == "uniform" else z
+        return self.to_support(self.encoder(x))
 
     def optimizers(self):
         return {"encoder": self.adam([self.encoder], self.cfg.lr)}

@@ -24,8 +24,6 @@ def negative_log_likelihood(x_hat: torch.Tensor, x: torch.Tensor, likelihood: st
 
 
 class VAE(LatentModel):
-    has_encoder = True
-
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.require_normal_prior()

@@ -18,7 +18,6 @@ from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
 from latentcli.models.nets import (
     GaussianEncoder,
-    build_discriminator,
     build_generator,
     kl_to_standard_normal,
     reparameterise,
@@ -26,8 +25,6 @@ from latentcli.models.nets import (
 
 
 class VAEGAN(LatentModel):
-    has_encoder = True
-
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.require_normal_prior()
@@ -36,9 +33,7 @@ class VAEGAN(LatentModel):
         self.adversarial = AdversarialLoss(cfg)
         self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.encoder = GaussianEncoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
-        self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=False, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False))
+        self.discriminator = self.make_discriminator(joint=False)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         mean, _ = self.encoder(x)

@@ -17,26 +17,19 @@ import torch
 
 from latentcli.models.adversarial import AdversarialLoss
 from latentcli.models.base import LatentModel
-from latentcli.models.nets import build_discriminator, build_encoder, build_generator
+from latentcli.models.nets import build_encoder
 
 
 class VEEGAN(LatentModel):
-    has_encoder = True
-
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.adversarial = AdversarialLoss(cfg)
-        self.generator = build_generator(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth,
-                                         noise=self.g_noise)
+        self.generator = self.make_generator()
         self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)  # F
-        self.discriminator = build_discriminator(self.arch, info.shape, self.latent_dim, cfg.width, cfg.depth,
-                                                 joint=True, dropout=cfg.get("d_dropout", 0.0),
-                                                 spectral_norm=cfg.get("spectral_norm", False), pack=self.pack,
-                                                 pieces=int(cfg.get("maxout_pieces", 5)))
+        self.discriminator = self.make_discriminator(joint=True)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(x)
-        return z.clamp(-1, 1) if self.prior == "uniform" else z
+        return self.to_support(self.encoder(x))
 
     def optimizers(self):
         return {

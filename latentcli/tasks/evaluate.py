@@ -48,7 +48,7 @@ def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
     elif dataset_cfg is not None and dataset_cfg.get("metrics") is not None:
         names = list(dataset_cfg["metrics"])
     else:
-        names = ["recon", "latent"] + (["modes"] if "centres" in info.extra else [])
+        names = ["recon", "latent"] + (["modes"] if info.centres is not None else [])
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
@@ -122,7 +122,7 @@ def one_line(metrics: dict) -> str:
         parts.append(f"probe (logistic) latents {100 * metrics['probe']['latent']['logistic']:.1f}% vs pixels "
                      f"{100 * metrics['probe']['pixels']['logistic']:.1f}%")
     if "anomaly" in metrics:
-        best = max((v["auroc"], k) for k, v in metrics["anomaly"].items() if isinstance(v, dict))
+        best = max((v["auroc"], k) for k, v in metrics["anomaly"].items() if isinstance(v, dict) and "auroc" in v)
         parts.append(f"anomaly AUROC {best[0]:.3f} ({best[1]})")
     if "modes" in metrics:
         m = metrics["modes"]

@@ -1,19 +1,26 @@
-"""A task's run folder around the task itself: everything printed is copied into `<task>.log`, and a
+"""A task's run folder around the task itself: everything printed is copied into `<task>.log`, a
 command that is refused (a UserError) or interrupted leaves the folder as it found it unless it had
-already written results there.
+already written results there, and one process at a time works in a folder (a lock the kernel drops
+when its process ends, however it ends).
 
 Hydra creates the folder before the task starts (and `hydra.output_subdir: null` in the task configs
 stops it from writing `.hydra/` there; the tasks write that record once their checks pass)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import sys
 from pathlib import Path
 
-from latentcli.errors import UserError
+from hydra.experimental.callback import Callback
 
-OURS = (".hydra",)  # written by the tasks as a record, not a result: a refused command may remove it
+from latentcli.errors import StorageError, UserError
+from latentcli.files import check_writable
+
+LOCK = ".latentcli.lock"
+OURS = (".hydra", LOCK)  # written by the tasks as a record, not a result: a refused command may remove it
 
 
 class _Tee:
@@ -29,11 +36,16 @@ class _Tee:
         self.stream.write(text)
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            line = line.rsplit("\r", 1)[-1]
-            if line.strip():
-                self.log.write(line + "\n")
-        self.log.flush()
+        if self.log is None:
+            return len(text)
+        try:
+            for line in lines:
+                line = line.rsplit("\r", 1)[-1]
+                if line.strip():
+                    self.log.write(line + "\n")
+            self.log.flush()
+        except OSError:  # a full disk: the terminal still gets everything, the error line included
+            self.log = None
         return len(text)
 
     def flush(self) -> None:
@@ -65,6 +77,7 @@ class RunFolder:
     def __enter__(self):
         self.out.mkdir(parents=True, exist_ok=True)
         self.was_empty = not any(self.out.iterdir())
+        self.lock = _lock(self.out, self.task)
         self.log_size = self.log_path.stat().st_size if self.log_path.exists() else None
         self.before = _files(self.out, {self.log_path})
         self.log = open(self.log_path, "a", encoding="utf-8")
@@ -91,7 +104,11 @@ class RunFolder:
 
     def _close(self) -> None:
         sys.stdout, sys.stderr = self.streams
-        self.log.close()
+        try:
+            self.log.close()
+        except OSError:  # the last lines could not be flushed to a full disk; the terminal had them
+            pass
+        self.lock.close()  # releases the lock
 
     def _undo(self) -> None:
         """Puts the folder back as the command found it: removed if it was new, else the log cut back."""
@@ -106,3 +123,39 @@ class RunFolder:
         else:
             with open(self.log_path, "r+b") as f:
                 f.truncate(self.log_size)
+
+
+def _lock(folder: Path, task: str):
+    """The open lock file of `folder`, locked by this process (fcntl.flock: released by the kernel when the
+    process ends, even by kill -9, so a crashed run never leaves it stuck). Another process holding it
+    is one line and status 2. Under torchrun each rank locks its own file: the ranks share the folder."""
+    rank = next((os.environ[v] for v in ("RANK", "SUBMITIT_LOCAL_GLOBALID", "SLURM_PROCID") if v in os.environ), "0")
+    path = folder / (LOCK if rank == "0" else f"{LOCK}.rank{rank}")
+    lock = open(path, "a", encoding="utf-8")  # never rewritten: a refused command changes nothing on disk
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        print(f"latentcli {task}: error: {folder} is in use by another latentcli process: wait for it to end, "
+              f"or write elsewhere with hydra.run.dir=DIR (hydra.sweep.dir=DIR for -m)", file=sys.stderr)
+        raise SystemExit(2) from None
+    return lock
+
+
+class WritableOutput(Callback):
+    """Before any work: one line (status 2) when the run or sweep folder cannot be written (read-only, no
+    permission), instead of a traceback from Hydra creating it or a crash at the first save."""
+
+    def on_run_start(self, config, **kwargs) -> None:
+        _check(config.hydra.run.dir, "hydra.run.dir", config.hydra.job.name)
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        _check(config.hydra.sweep.dir, "hydra.sweep.dir", config.hydra.job.name)
+
+
+def _check(folder: str, key: str, task: str) -> None:
+    try:
+        check_writable(folder, key)
+    except StorageError as err:
+        print(f"latentcli {task}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

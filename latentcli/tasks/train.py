@@ -21,8 +21,8 @@ from latentcli.engine.device import pick_device
 from latentcli.engine.environment import write_run_info
 from latentcli.engine.logging import MetricsLogger, run_loggers_choice
 from latentcli.engine.trainer import Trainer, TrainerConfig
-from latentcli.errors import UserError
-from latentcli.files import write_text
+from latentcli.errors import StorageError, UserError
+from latentcli.files import remove_temporaries, write_text
 from latentcli.models import build_model
 from latentcli.report import flatten
 from latentcli.tasks.common import run_dir, save_hydra_record, seed_everything
@@ -104,6 +104,14 @@ def _newest_readable(last: Path) -> dict:
     return state
 
 
+def _last_saved(last: Path) -> str:
+    try:
+        step = ckpt_io.load(last)["step"]
+    except UserError:
+        return "no checkpoint was saved"
+    return f"the last checkpoint, {last} (step {step}), is intact: make room, then run the same command with resume=auto"
+
+
 def _record_resume(out: Path, step: int) -> None:
     """One line per resume in resumes.log; .hydra/ keeps describing how the run was started."""
     log = out / "resumes.log"
@@ -116,6 +124,7 @@ def run(cfg) -> None:
     out = run_dir()
     last = out / "checkpoints" / "last.ckpt"
     resume_state = _resume_state(cfg, out)
+    remove_temporaries(out / "checkpoints")  # a write that a kill cut short; the folder's lock is ours
     overrides = list(HydraConfig.get().overrides.task)
     if resume_state is not None:
         said = "resume=auto: " if cfg.resume == "auto" else ""
@@ -165,6 +174,8 @@ def run(cfg) -> None:
         if logger is not None:  # the HParams tab's row: the settings with the metrics they ended at
             settings = {k: v for k, v in flatten(config).items() if not k.startswith("logger.")}
             logger.log_hparams(settings, result.last_logs, result.step)
+    except StorageError as err:  # a full disk: say what is safe and how to go on
+        raise StorageError(f"{err}; {_last_saved(last)}") from err
     finally:
         if logger is not None:
             logger.close()

@@ -1,0 +1,94 @@
+"""ALAD (Zenati et al. 2018, *Adversarially Learned Anomaly Detection*): BiGAN's joint game plus two
+discriminators for cycle consistency, with spectral normalisation (model.spectral_norm) on all three.
+
+D_xz tells (x, E(x)) from (G(z), z) as in BiGAN; D_xx tells (x, x) from (x, G(E(x))) and D_zz tells
+(z, z) from (z, E(G(z))). G and E play all three games with the labels swapped, as in the authors' code
+(houssamzenati/Adversarially-Learned-Anomaly-Detection): its generator and encoder losses are the joint
+term plus the cycle terms. The anomaly score is the L1 distance between D_xx's features of (x, x) and of
+(x, G(E(x))) (`latentcli evaluate metrics=[anomaly]`, score `alad`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from latentcli.errors import UserError
+from latentcli.models.bigan import BiGAN
+from latentcli.models.nets import build_discriminator, build_latent_discriminator
+
+
+class PairDiscriminator(nn.Module):
+    """D(a, b) as one discriminator on [a, b] stacked along channels (images) or features (vectors)."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.inner(torch.cat([a, b], dim=1))
+
+    def features(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The layer before the score (the authors' `intermediate_layer`)."""
+        return self.inner.head[:-1](self.inner.x_features(torch.cat([a, b], dim=1)))
+
+
+class ALAD(BiGAN):
+    def __init__(self, cfg, info):
+        if int(cfg.get("pack", 1)) != 1:
+            raise UserError("model=alad does not pack its discriminators: leave model.pack=1")
+        if cfg.get("arch", "auto") not in ("auto", "mlp", "dcgan"):
+            raise UserError("model=alad builds its pair discriminators from the mlp or dcgan family: "
+                            "model.arch=auto, mlp or dcgan")
+        super().__init__(cfg, info)
+        spectral_norm, dropout = cfg.get("spectral_norm", True), cfg.get("d_dropout", 0.0)
+        pair_shape = [2 * info.shape[0], *info.shape[1:]]
+        self.discriminator_xx = PairDiscriminator(build_discriminator(
+            self.arch, pair_shape, self.latent_dim, cfg.width, cfg.depth, joint=False, dropout=dropout,
+            spectral_norm=spectral_norm))
+        self.discriminator_zz = PairDiscriminator(build_latent_discriminator(
+            2 * self.latent_dim, cfg.width, cfg.depth, dropout=dropout, spectral_norm=spectral_norm))
+
+    def optimizers(self):
+        return {
+            "discriminator": self.adam([self.discriminator, self.discriminator_xx, self.discriminator_zz],
+                                       self.cfg.lr_d),
+            "generator": self.adam([self.generator, self.encoder], self.cfg.lr_g),
+        }
+
+    def losses(self, batch):
+        x, _ = batch
+        z = self.sample_latent(len(x))
+
+        def forward():
+            x_fake, z_real = self.generator(z), self.infer(x)
+            return x_fake, z_real, self.generator(z_real), self.infer(x_fake)
+
+        first = forward()
+
+        def discriminator_item():
+            x_fake, z_real, x_rec, z_rec = first
+            step = self.adversarial.discriminator_step
+            loss_xz, logs = step(self.discriminator, (x, z_real), (x_fake, z))
+            loss_xx, logs_xx = step(self.discriminator_xx, (x, x), (x, x_rec))
+            loss_zz, logs_zz = step(self.discriminator_zz, (z, z), (z, z_rec))
+            logs.update({"loss_d_xx": logs_xx["loss_d"], "loss_d_zz": logs_zz["loss_d"]})
+            return "discriminator", loss_xz + loss_xx + loss_zz, logs
+
+        def generator_items():
+            for i in range(self.adversarial.g_steps):
+                x_fake, z_real, x_rec, z_rec = forward() if i else first  # after an update: the new G and E
+                gen = self.adversarial.generator
+                loss_xz = gen(self.discriminator(x_fake, z), d_real=self.discriminator(x, z_real))
+                cycle_x = gen(self.discriminator_xx(x, x_rec), d_real=self.discriminator_xx(x, x))
+                cycle_z = gen(self.discriminator_zz(z, z_rec), d_real=self.discriminator_zz(z, z))
+                yield "generator", loss_xz + cycle_x + cycle_z, {"loss_ge": loss_xz, "cycle_x": cycle_x,
+                                                                 "cycle_z": cycle_z}
+
+        yield from self.adversarial.schedule(discriminator_item, generator_items())
+
+    @torch.no_grad()
+    def anomaly_score(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """ALAD's score: ||f_xx(x, x) - f_xx(x, x_hat)||_1 per item."""
+        d = self.discriminator_xx
+        return (d.features(x, x) - d.features(x, x_hat)).abs().sum(1)
