@@ -12,6 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
@@ -86,25 +88,34 @@ def save_reconstruction_grid(x: torch.Tensor, x_hat: torch.Tensor, path: str | P
 
 def save_points_plot(path: str | Path, real: torch.Tensor, samples: torch.Tensor | None = None,
                      reconstructions: torch.Tensor | None = None, centres: torch.Tensor | None = None,
-                     title: str = "") -> None:
-    """2-D data (grey), generated samples (blue), reconstructions G(E(x)) (orange), mode centres (black +),
-    with the legend outside the points so that it hides none of them."""
+                     title: str = "", radius: float | None = None) -> None:
+    """2-D data (grey), generated samples (blue), reconstructions G(E(x)) (orange; reconstructions[i] is of
+    real[i], and a thin line joins the first pairs), mode centres (black +) with a circle of `radius` around
+    each (3 sigma: the high-quality region). The legend sits beside the points so that it hides none."""
     fig, ax = plt.subplots(figsize=(8.0, 5.8), layout="constrained")  # room for the legend beside the square
-    ax.scatter(*real.cpu().T, s=5, c="0.65", linewidths=0, label="data")
+    ax.scatter(*real.cpu().T, s=5, c="0.65", linewidths=0, label="data x")
     if samples is not None:
         ax.scatter(*samples.detach().cpu().T, s=5, c="tab:blue", alpha=0.5, linewidths=0, label="samples G(z)")
     if reconstructions is not None:
-        ax.scatter(*reconstructions.detach().cpu().T, s=5, c="tab:orange", alpha=0.6, linewidths=0,
-                   label="reconstructions G(E(x))")
+        recon = reconstructions.detach().cpu()
+        pairs = torch.stack([real[:len(recon)].cpu(), recon], dim=1)[:300]
+        ax.add_collection(LineCollection(pairs.numpy(), colors="tab:orange", linewidths=0.5, alpha=0.35,
+                                         label="x to its reconstruction"))
+        ax.scatter(*recon.T, s=5, c="tab:orange", alpha=0.6, linewidths=0, label="reconstructions G(E(x))")
     if centres is not None:
         ax.scatter(*centres.cpu().T, s=90, c="black", marker="+", linewidths=1.8, label="mode centres")
+        if radius is not None:
+            for i, (cx, cy) in enumerate(centres.cpu().tolist()):
+                ax.add_patch(Circle((cx, cy), radius, fill=False, color="black", linewidth=0.6, alpha=0.5,
+                                    label="3 sigma (high quality)" if i == 0 else None))
     ax.set_aspect("equal", adjustable="datalim")  # square units; the axes keep the layout's box
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.grid(alpha=0.25)
     legend = fig.legend(loc="outside right upper", frameon=False)
     for handle in legend.legend_handles:  # legible keys, whatever the points' size and transparency
-        handle.set_sizes([40])
+        if hasattr(handle, "set_sizes"):
+            handle.set_sizes([40])
         handle.set_alpha(1)
     if title:
         ax.set_title(title)
@@ -123,7 +134,8 @@ def save_samples(model, path: str | Path, real: torch.Tensor, seed: int = 0, tit
         else:
             centres = torch.tensor(model.info.centres) if model.info.centres is not None else None
             samples = model.generate(model.sample_latent(2500, generator=generator))
-            save_points_plot(path, real[:2500], samples=samples, centres=centres, title=title)
+            radius = 3 * model.info.sigma if model.info.sigma is not None and centres is not None else None
+            save_points_plot(path, real[:2500], samples=samples, centres=centres, title=title, radius=radius)
     finally:
         model.train(was_training)
 
