@@ -206,12 +206,14 @@ def save_curves(path: str | Path, steps, curves: dict, title: str = "") -> None:
 
 
 def save_bar_plot(path: str | Path, names: list[str], means, stds, ylabel: str, title: str = "") -> None:
-    """One bar per configuration, with its standard deviation over seeds as an error bar."""
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.7 * len(names) + 2.5), 4.6))
-    ax.bar(range(len(names)), means, yerr=stds, capsize=4, color="tab:blue")
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=9)
-    ax.set_ylabel(ylabel)
-    ax.grid(axis="y", alpha=0.3)
+    """One horizontal bar per configuration, top to bottom in the order given, with its standard deviation
+    over seeds as an error bar; the configurations' names (often long: every swept setting) read level."""
+    fig, ax = plt.subplots(figsize=(7.5, 1.4 + 0.42 * len(names)), layout="constrained")
+    ax.barh(range(len(names)), means, xerr=stds, capsize=4, color="tab:blue", height=0.6)
+    ax.set_yticks(range(len(names)), names, fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlabel(ylabel)
+    ax.grid(axis="x", alpha=0.3)
     ax.set_title(title)
     _save(fig, path)
 
