@@ -71,7 +71,7 @@ def task_help(task: str) -> str:
 
         width = max(map(len, METRICS))
         lines += ["", "metrics (metrics=NAME or metrics=[NAME,...]; default: recon, latent, and modes on 2-D data):"]
-        lines += [f"  {name:<{width}}  {line}" for name, (_, line) in METRICS.items()]
+        lines += [f"  {name:<{width}}  {line}" for name, line in METRICS.help.items()]
     lines += ["", "keys and their defaults (KEY=VALUE; `latentcli --help`: the tasks; --hydra-help: Hydra's flags):"]
     return "\n".join(lines)
 

@@ -13,15 +13,41 @@ from pathlib import Path
 
 from latentcli import viz
 from latentcli.errors import UserError
-from latentcli.files import write_text
+from latentcli.files import write_json, write_text
 from latentcli.report import flatten
+
+STATUS = "status.json"  # a sweep job's outcome: {"status": "finished"} or {"status": "failed", "reason": ...}
+
+
+def write_status(job: Path, reason: str | None = None) -> None:
+    """Records in the job's folder that it finished, or failed and why."""
+    write_json(job / STATUS, {"status": "finished"} if reason is None else {"status": "failed", "reason": reason})
+
+
+def failed_jobs(sweep_dir: str | Path, since: float | None = None) -> dict[str, str]:
+    """{job folder name: reason} of the sweep's jobs whose last attempt failed (at `since` or later: the jobs
+    of one `latentcli train -m`, not those of an earlier sweep into the same folder), in job order."""
+    failed = {}
+    for path in sorted(Path(sweep_dir).expanduser().glob(f"*/{STATUS}"), key=lambda p: job_order(p.parent)):
+        if since is not None and path.stat().st_mtime < since:
+            continue
+        status = json.loads(path.read_text())
+        if status.get("status") == "failed":
+            failed[path.parent.name] = status.get("reason", "")
+    return failed
 
 
 def find_runs(sweep_dir: str | Path) -> list[Path]:
+    """The sweep's jobs with a checkpoint, failed ones aside (a diverged run's last good checkpoint is not
+    its result)."""
     root = Path(sweep_dir).expanduser()
     if not root.is_dir():
         raise UserError(f"sweep={sweep_dir} is not a folder")
-    runs = sorted((p for p in root.iterdir() if (p / "checkpoints" / "last.ckpt").is_file()), key=job_order)
+    failed = failed_jobs(root)
+    runs = sorted((p for p in root.iterdir() if (p / "checkpoints" / "last.ckpt").is_file() and p.name not in failed),
+                  key=job_order)
+    if not runs and failed:
+        raise UserError(f"every run of the sweep failed; the first: {next(iter(failed))}: {next(iter(failed.values()))}")
     if not runs:
         raise UserError(f"no runs (<job>/checkpoints/last.ckpt) under {root}")
     return runs
@@ -163,4 +189,13 @@ def append_where_they_ran(summary: Path, runs: list[Path]) -> None:
         info = json.loads(path.read_text()) if path.is_file() else {}
         lines.append(f"| {run.name.split('_', 1)[0]} | {info.get('host', '?')} | {info.get('device_name', '?')} | "
                      f"{info.get('world_size', '?')} | {info.get('launcher', '?')} | {info.get('slurm_job') or ''} |")
+    write_text(summary, summary.read_text() + "\n".join(lines) + "\n")
+
+
+def append_failed(summary: Path, failed: dict[str, str]) -> None:
+    """Adds to summary.md the sweep's failed jobs and why each failed (they are not in the table)."""
+    if not failed:
+        return
+    lines = ["", "Failed jobs (not in the table above):", "", "| job | reason |", "| --- | --- |"]
+    lines += [f"| {job} | {reason.replace('|', '/')} |" for job, reason in failed.items()]
     write_text(summary, summary.read_text() + "\n".join(lines) + "\n")

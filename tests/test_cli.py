@@ -68,7 +68,7 @@ def test_each_task_help_lists_its_own_groups_the_metrics_and_the_defaults(tmp_pa
     assert "inputs:" not in evaluate_help and "edit:" not in evaluate_help
     from latentcli.metrics import METRICS
 
-    for name, (_, line) in METRICS.items():
+    for name, line in METRICS.help.items():
         assert f"  {name}" in evaluate_help and line in evaluate_help
 
 

@@ -24,3 +24,7 @@ def load_digits(resolution: int = 16) -> DataBundle:
     train = TensorPairs(x[train_idx], y[train_idx])
     test = TensorPairs(x[test_idx], y[test_idx])
     return DataBundle(train, test, DataInfo("digits", [1, resolution, resolution], "image"))
+
+
+def build_digits(cfg) -> DataBundle:
+    return load_digits(resolution=cfg.get("resolution", 16))

@@ -84,6 +84,11 @@ def load_fashion_mnist(data_dir: str | None = None, download: bool = True, chann
     return DataBundle(train, test, DataInfo("fashion_mnist", [channels, resolution, resolution], "image"))
 
 
+def build_fashion_mnist(cfg) -> DataBundle:
+    return load_fashion_mnist(data_dir=cfg.get("data_dir"), download=cfg.get("download", True),
+                              channels=cfg.get("channels", 1), resolution=cfg.get("resolution", 28))
+
+
 def fit_images(images: torch.Tensor, channels: int, resolution: int) -> torch.Tensor:
     """N x C x H x W uint8 -> N x channels x resolution x resolution uint8.
 
@@ -153,3 +158,8 @@ def _as_tensors(split, name: str, channels: int, resolution: int) -> TensorPairs
         raw = raw.permute(0, 3, 1, 2)
     labels = torch.as_tensor(np.asarray(split.labels if name == "svhn" else split.targets)).long()
     return TensorPairs(fit_all(raw, channels, resolution), labels)
+
+
+def build_torchvision_set(cfg) -> DataBundle:
+    """dataset=mnist|cifar10|svhn|celeba."""
+    return load_torchvision_set(cfg.name, cfg.get("data_dir"), cfg.get("download", True), cfg.channels, cfg.resolution)

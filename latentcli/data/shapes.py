@@ -57,3 +57,7 @@ def load_shapes(n_train: int, n_test: int, resolution: int = 32, seed: int = 0) 
     x = torch.cat([render(chunk, resolution) for chunk in factors.split(1024)])
     info = DataInfo("shapes", [1, resolution, resolution], "image", factors=FACTORS, shapes=SHAPES)
     return DataBundle(TensorPairs(x[:n_train], factors[:n_train]), TensorPairs(x[n_train:], factors[n_train:]), info)
+
+
+def build_shapes(cfg) -> DataBundle:
+    return load_shapes(cfg.n_train, cfg.n_test, resolution=cfg.resolution, seed=cfg.get("data_seed", 0))

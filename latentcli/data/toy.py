@@ -38,3 +38,8 @@ def load_toy(name: str, n_train: int, n_test: int, seed: int = 0) -> DataBundle:
     test = TensorPairs(*sample_mixture(name, n_test, seed=seed + 1))
     info = DataInfo(name, [2], "points", centres=centres.tolist(), sigma=sigma)
     return DataBundle(train, test, info)
+
+
+def build_toy(cfg) -> DataBundle:
+    """dataset=ring8|grid25|alice5."""
+    return load_toy(cfg.name, n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.get("data_seed", 0))

@@ -11,10 +11,17 @@ from latentcli.paths import config_dir
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, checked_inputs
 from latentcli.inference.encoder import EncoderInverter
-from latentcli.inference.optimize import OptimizeInverter, OptimizeOptions
+from latentcli.inference.optimize import OptimizeInverter
 from latentcli.inference.regressor import RegressorInverter
+from latentcli.registry import Registry
 
-METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor")
+# name -> the function that builds its inverter from (cfg, model, seed, regressor)
+METHODS = Registry("inference method", {
+    "auto": "latentcli.inference:_auto", "encoder": "latentcli.inference.encoder:EncoderInverter.build",
+    "optimize": "latentcli.inference.optimize:OptimizeInverter.build",
+    "hybrid": "latentcli.inference.optimize:OptimizeInverter.build",
+    "regressor": "latentcli.inference.regressor:RegressorInverter.build",
+})
 # The options a method reads, where it is not all of them. Every method's config carries optimize.yaml's
 # options, so that one sweep can set them for every method it compares.
 READS = {"encoder": ("batch_size",), "regressor": ("regressor_ckpt", "batch_size")}
@@ -42,7 +49,7 @@ def method_config(method: str, **options):
     def load(name: str):
         path = Path(config_dir()) / "inference" / f"{name}.yaml"
         if not path.is_file():
-            raise UserError(f"unknown inference method {name!r}; choose one of {', '.join(METHODS)}")
+            METHODS[name]  # raises: unknown method
         raw = OmegaConf.load(path)
         parents = [load(entry) for entry in raw.pop("defaults", []) if entry != "_self_"]
         return OmegaConf.merge(*parents, raw)
@@ -64,20 +71,17 @@ def unread_options(method: str, names) -> list[str]:
 def build_inverter(cfg, model, seed: int = 0, regressor=None):
     """The inverter `cfg.method` names, checked against what `model` can do. `regressor`: a loaded
     model=regressor checkpoint, for method=regressor."""
-    method = cfg.method
-    if method == "auto":
-        method = "encoder" if model.has_encoder else "optimize"
-    if method not in METHODS:
-        raise UserError(f"unknown inference method {method!r}; choose one of {', '.join(METHODS)}")
-    needs_encoder = method in ("encoder", "hybrid") or cfg.get("init") == "encoder"
+    build = METHODS[cfg.method]
+    needs_encoder = cfg.method in ("encoder", "hybrid") or cfg.get("init") == "encoder"
     if needs_encoder and not model.has_encoder:
         raise UserError(
-            f"model {model.cfg.name!r} has no encoder, so inference={method} cannot invert it; use "
+            f"model {model.cfg.name!r} has no encoder, so inference={cfg.method} cannot invert it; use "
             "inference=optimize, or inference=regressor with a latent regressor trained on its generator"
         )
-    if method == "encoder":
-        return EncoderInverter(batch_size=cfg.batch_size)
-    if method == "regressor":
-        return RegressorInverter(regressor, batch_size=cfg.batch_size)
-    options = {k: v for k, v in cfg.items() if k not in ("method", "regressor_ckpt")}
-    return OptimizeInverter(OptimizeOptions.from_cfg(options), method=method, seed=seed)
+    return build(cfg, model, seed, regressor)
+
+
+def _auto(cfg, model, seed: int, regressor):
+    """The model's encoder when it has one, else latent optimisation."""
+    method = "encoder" if model.has_encoder else "optimize"
+    return METHODS[method](OmegaConf.merge(cfg, {"method": method}), model, seed, regressor)

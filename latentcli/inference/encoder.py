@@ -15,6 +15,10 @@ class EncoderInverter:
     def __init__(self, batch_size: int = 1024):
         self.batch_size = batch_size
 
+    @classmethod
+    def build(cls, cfg, model, seed: int, regressor) -> "EncoderInverter":
+        return cls(batch_size=cfg.batch_size)
+
     @torch.no_grad()
     def invert(self, model, x: torch.Tensor) -> Inversion:
         start = time.perf_counter()

@@ -81,7 +81,7 @@ class LatentFit(nn.Module):
         self.steps_without_progress = 0
         self.x_features = None
         if options.perceptual_weight:
-            features = model.image_features
+            features = model.x_discriminator.features if model.x_discriminator is not None else None
             if features is None:
                 raise UserError(f"inference.perceptual_weight needs a discriminator on images; model "
                                 f"{model.cfg.name!r} has none (gan, bigan, ali, alice and vaegan do)")
@@ -109,7 +109,7 @@ class LatentFit(nn.Module):
         objective = recon
         if self.x_features is not None:
             objective = objective + options.perceptual_weight * (
-                model.image_features(x_hat) - self.x_features).pow(2).mean(1)
+                model.x_discriminator.features(x_hat) - self.x_features).pow(2).mean(1)
         if options.prior_weight:
             objective = objective + options.prior_weight * prior_penalty(model, z) / model.latent_dim
         if options.encoder_weight:  # In-Domain GAN inversion's regulariser: z should be what E sees in G(z)
@@ -154,6 +154,12 @@ class OptimizeInverter:
 
     def __init__(self, options: OptimizeOptions, method: str = "optimize", seed: int = 0):
         self.options, self.method, self.seed = options, method, seed
+
+    @classmethod
+    def build(cls, cfg, model, seed: int, regressor) -> "OptimizeInverter":
+        """method=optimize or hybrid, from the inference config."""
+        options = {k: v for k, v in cfg.items() if k not in ("method", "regressor_ckpt")}
+        return cls(OptimizeOptions.from_cfg(options), method=cfg.method, seed=seed)
 
     def initial_latents(self, model, x: torch.Tensor) -> torch.Tensor:
         """restarts x n starting points: the first block from `init`, the others random prior draws."""

@@ -22,6 +22,10 @@ class RegressorInverter:
             raise UserError(f"inference.regressor_ckpt holds a {regressor.cfg.name!r} model, not a regressor")
         self.regressor, self.batch_size = regressor, batch_size
 
+    @classmethod
+    def build(cls, cfg, model, seed: int, regressor) -> "RegressorInverter":
+        return cls(regressor, batch_size=cfg.batch_size)
+
     def check_generator(self, model) -> None:
         """The regressor must have been trained on this very generator."""
         theirs, ours = self.regressor.generator.state_dict(), model.generator.state_dict()

@@ -66,8 +66,8 @@ def batched(fn, *tensors) -> torch.Tensor:
 def model_scores(ctx, x: torch.Tensor, z: torch.Tensor, x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
     cfg, model = ctx.cfg.anomaly, ctx.model
     scores = {"reconstruction": (x - x_hat).abs().flatten(1).mean(1)}
-    d = getattr(model, "discriminator", None)
-    if d is not None and hasattr(d, "features") and model.pack == 1:
+    d = model.x_discriminator
+    if d is not None and model.pack == 1:
         both = batched(lambda a, b, c: discriminator_scores(d, a, b, c, float(cfg.weight)), x, x_hat, z)
         scores["feature"], scores["egbad"] = both[:, 0], both[:, 1]
     if model.prior == "normal":

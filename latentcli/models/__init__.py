@@ -8,31 +8,22 @@ from omegaconf import OmegaConf
 from latentcli.data.stream import DataInfo
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
-from latentcli.errors import UserError
-from latentcli.models.aae import AAE
-from latentcli.models.alad import ALAD
-from latentcli.models.ali import ALI
-from latentcli.models.alice import ALICE
 from latentcli.models.base import LatentModel, NoEncoderError
-from latentcli.models.bigan import BiGAN
-from latentcli.models.gan import GAN
 from latentcli.models.nets import init_weights
-from latentcli.models.regressor import Regressor
-from latentcli.models.vae import VAE
-from latentcli.models.vaegan import VAEGAN
-from latentcli.models.veegan import VEEGAN
+from latentcli.registry import Registry
 
-MODELS: dict[str, type[LatentModel]] = {
-    "gan": GAN, "bigan": BiGAN, "ali": ALI, "alice": ALICE, "vae": VAE, "vaegan": VAEGAN, "aae": AAE,
-    "veegan": VEEGAN, "alad": ALAD, "regressor": Regressor,
-}
+MODELS = Registry("model", {
+    "gan": "latentcli.models.gan:GAN", "bigan": "latentcli.models.bigan:BiGAN", "ali": "latentcli.models.ali:ALI",
+    "alice": "latentcli.models.alice:ALICE", "vae": "latentcli.models.vae:VAE",
+    "vaegan": "latentcli.models.vaegan:VAEGAN", "aae": "latentcli.models.aae:AAE",
+    "veegan": "latentcli.models.veegan:VEEGAN", "alad": "latentcli.models.alad:ALAD",
+    "regressor": "latentcli.models.regressor:Regressor",
+})
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model", "load_checkpoint"]
 
 
 def build_model(cfg, info) -> LatentModel:
-    if cfg.name not in MODELS:
-        raise UserError(f"unknown model {cfg.name!r}; choose one of {', '.join(MODELS)}")
     model = MODELS[cfg.name](cfg, info)
     init_weights(model, cfg.get("init", "default"), float(cfg.get("init_std", 0.02)))
     return model

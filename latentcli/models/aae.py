@@ -17,7 +17,7 @@ from latentcli.models.nets import build_encoder, build_latent_discriminator
 
 
 class AAE(LatentModel):
-    image_features = None  # its discriminator judges codes z, not images
+    x_discriminator = None  # its discriminator judges codes z, not data
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)

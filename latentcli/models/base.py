@@ -70,11 +70,11 @@ class LatentModel(nn.Module):
         return type(self).encode is not LatentModel.encode
 
     @property
-    def image_features(self):
-        """D's representation of images (x -> N x F), for perceptual distances and anomaly scores; None where
-        the data are not images or the model has no discriminator on x (a model whose D judges z says so)."""
-        discriminator = self._modules.get("discriminator")
-        return discriminator.features if discriminator is not None and self.info.kind == "image" else None
+    def x_discriminator(self) -> nn.Module | None:
+        """The discriminator that looks at data items x (D(x), or the joint D(x, z)), whose features(x) are
+        the image features of perceptual distances and anomaly scores; None for a model without one (a model
+        whose D judges z says so)."""
+        return self._modules.get("discriminator")
 
     def make_generator(self, batch_norm: bool = True) -> nn.Module:
         """G(z) (with model.g_noise, G(z, eps)) of the model's architecture and size."""
@@ -98,3 +98,8 @@ class LatentModel(nn.Module):
     def adam(self, modules: list[nn.Module], lr: float) -> torch.optim.Adam:
         params = [p for m in modules for p in m.parameters()]
         return torch.optim.Adam(params, lr=lr, betas=tuple(self.cfg.betas))
+
+    def adversarial_optimizers(self, players: list[nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        """The discriminator's optimiser (model.lr_d) and the other players' one (model.lr_g)."""
+        return {"discriminator": self.adam([self.discriminator], self.cfg.lr_d),
+                "generator": self.adam(players, self.cfg.lr_g)}

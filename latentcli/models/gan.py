@@ -16,10 +16,7 @@ class GAN(LatentModel):
         self.discriminator = self.make_discriminator(joint=False)
 
     def optimizers(self):
-        return {
-            "discriminator": self.adam([self.discriminator], self.cfg.lr_d),
-            "generator": self.adam([self.generator], self.cfg.lr_g),
-        }
+        return self.adversarial_optimizers([self.generator])
 
     def generate_packed(self, z):
         """G(z) for a packed D: G runs once per pack slot (the j-th item of every pack), as PacGAN's code calls

@@ -32,10 +32,7 @@ class VEEGAN(LatentModel):
         return self.to_support(self.encoder(x))
 
     def optimizers(self):
-        return {
-            "discriminator": self.adam([self.discriminator], self.cfg.lr_d),
-            "generator": self.adam([self.generator, self.encoder], self.cfg.lr_g),
-        }
+        return self.adversarial_optimizers([self.generator, self.encoder])
 
     def losses(self, batch):
         x, _ = batch

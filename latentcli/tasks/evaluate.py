@@ -3,10 +3,8 @@ metrics.json and report.md with pictures."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
-
 
 from latentcli import report, sweep, viz
 from latentcli.data import build_dataset
@@ -67,7 +65,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
     for name in metric_names(cfg, data.info, ckpt["config"]["dataset"]):
-        metrics[name] = importlib.import_module(f"latentcli.metrics.{METRICS[name][0]}").evaluate(ctx)
+        metrics[name] = METRICS[name].evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
     report.log_to_run(ckpt_path, ckpt["config"], metrics, ctx.figures)
@@ -76,6 +74,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
 
 def evaluate_sweep(cfg, out: Path) -> None:
     runs = sweep.find_runs(cfg.sweep)
+    failed = sweep.failed_jobs(cfg.sweep)
     results, skipped = [], []
     for i, run in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {run.name}")
@@ -100,10 +99,13 @@ def evaluate_sweep(cfg, out: Path) -> None:
         plots = cfg.get("summary_plots")
         rows = sweep.summarise(part, out, main, stem, [plots] if isinstance(plots, str) else plots)
         sweep.append_where_they_ran(out / f"{stem}.md", runs)
+        sweep.append_failed(out / f"{stem}.md", failed)
         print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
               f"wrote {out / stem}.csv, {stem}.md, {stem}.png")
     if skipped:
         print(f"{report.counted(len(skipped), 'run')} skipped")
+    for job, reason in failed.items():
+        print(f"failed in training, listed in the summary: {job}: {reason}")
 
 
 

@@ -6,6 +6,7 @@ import shlex
 import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -14,7 +15,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from latentcli import viz
+from latentcli import sweep, viz
 from latentcli.data import batch_stream, build_dataset
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
@@ -24,10 +25,15 @@ from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import StorageError, UserError
 from latentcli.files import remove_temporaries, write_text
 from latentcli.models import build_model
-from latentcli.report import flatten
+from latentcli.report import counted, flatten
 from latentcli.tasks.common import run_dir, save_hydra_record, seed_everything
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGUSR2")  # what the Trainer saves and stops on
+
+
+class Refused(UserError):
+    """The command does not fit the run folder (a new run where one is, a resume that changes the run):
+    every job of a sweep would be refused alike, so it stops a sweep instead of failing one job."""
 
 
 def resumed_config(saved: dict, cfg, overrides: list[str]):
@@ -47,8 +53,8 @@ def resumed_config(saved: dict, cfg, overrides: list[str]):
         before = OmegaConf.select(resumed, key, default="(not set)")
         before = OmegaConf.to_container(before) if OmegaConf.is_config(before) else before
         if before != value:
-            raise UserError(f"resume continues the saved run with its own config; only trainer.* settings may "
-                            f"change, but {key} is {before} in the run and {value} on this command line")
+            raise Refused(f"resume continues the saved run with its own config; only trainer.* settings may "
+                          f"change, but {key} is {before} in the run and {value} on this command line")
     return resumed
 
 
@@ -79,7 +85,7 @@ def _resume_state(cfg, out: Path) -> dict | None:
     """The checkpoint to continue from, or None for a new run (resume=auto says so)."""
     last = out / "checkpoints" / "last.ckpt"
     if cfg.resume not in (True, False, "auto"):
-        raise UserError(f"resume={cfg.resume} is not one of false, true, auto")
+        raise Refused(f"resume={cfg.resume} is not one of false, true, auto")
     if cfg.resume == "auto":
         if not last.exists():
             print(f"resume=auto: no checkpoint in {out}: starting a new run")
@@ -87,12 +93,12 @@ def _resume_state(cfg, out: Path) -> dict | None:
         return _newest_readable(last)
     if not cfg.resume:
         if last.exists():
-            raise UserError(f"{out} already holds a run: continue it with resume=true (or resume=auto), "
-                            f"or pick another hydra.run.dir")
+            raise Refused(f"{out} already holds a run: continue it with resume=true (or resume=auto), "
+                          f"or pick another hydra.run.dir")
         return None
     if not last.exists():
-        raise UserError(f"resume=true but {last} does not exist: point hydra.run.dir at the run to continue "
-                        f"(resume=auto starts a new run there instead)")
+        raise Refused(f"resume=true but {last} does not exist: point hydra.run.dir at the run to continue "
+                      f"(resume=auto starts a new run there instead)")
     return _newest_readable(last)
 
 
@@ -121,6 +127,30 @@ def _record_resume(out: Path, step: int) -> None:
 
 
 def run(cfg) -> None:
+    if HydraConfig.get().mode != RunMode.MULTIRUN:
+        train(cfg)
+        return
+    # In a sweep one job's failure (a NaN, a value only found wrong at run time, a crash) must not end the
+    # others (Hydra's launchers stop at an exception): it is recorded in the job's folder, and the sweep
+    # ends with a non-zero status once every job has run (SweepNextStep).
+    out = run_dir()
+    try:
+        train(cfg)
+    except Refused:
+        raise
+    except Exception as err:
+        if isinstance(err, UserError):
+            reason = str(err)
+        else:  # a crash: its traceback goes to the terminal and the job's train.log
+            traceback.print_exc()
+            reason = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+        print(f"latentcli train: error: {reason}", file=sys.stderr)
+        sweep.write_status(out, reason)
+        return
+    sweep.write_status(out)
+
+
+def train(cfg) -> None:
     out = run_dir()
     last = out / "checkpoints" / "last.ckpt"
     resume_state = _resume_state(cfg, out)
@@ -197,5 +227,15 @@ def run(cfg) -> None:
 class SweepNextStep(Callback):
     """After the last job of `latentcli train -m ...`: the sweep's own next step, not only each job's."""
 
+    def on_multirun_start(self, config, **kwargs) -> None:
+        self.started = time.time()
+
     def on_multirun_end(self, config, **kwargs) -> None:
         print(f"next for the whole sweep: latentcli evaluate sweep={Path(config.hydra.sweep.dir).resolve()}")
+        failed = sweep.failed_jobs(config.hydra.sweep.dir, since=self.started)
+        if failed:
+            print(f"latentcli train: {counted(len(failed), 'job')} of the sweep failed; the others' results are "
+                  f"kept:", file=sys.stderr)
+            for job, reason in failed.items():
+                print(f"  {job}: {reason}", file=sys.stderr)
+            raise SystemExit(1)
