@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_TOY, run_task
+from conftest import TINY_TOY, run_cli, run_task
 from latentcli.engine.logging import CSVLogger
 
 # the toy run with its trackers on (TINY_TOY turns TensorBoard off for speed elsewhere)
@@ -103,10 +103,10 @@ def test_a_missing_tracker_package_is_one_line(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is None,
                     reason="wandb is not installed (pip install 'latentcli[wandb]'; CI installs it)")
-def test_wandb_offline_run_holds_the_settings_and_final_metrics(tmp_path, monkeypatch):
-    monkeypatch.setenv("WANDB_MODE", "offline")  # never the network, whatever the config says
+def test_wandb_offline_run_holds_the_settings_and_final_metrics(tmp_path):
     run = tmp_path / "run"
-    run_task("train", *TOY, "logger=wandb", f"hydra.run.dir={run}")
+    # in a process of its own: wandb's service writes the run's file out by the time the process ends
+    run_cli("train", *TOY, "logger=wandb", f"hydra.run.dir={run}", env={"WANDB_MODE": "offline"})
     offline = list((run / "wandb").glob("offline-run-*"))
     assert len(offline) == 1  # one run, kept for `wandb sync`
     images = sorted(p.name.split("_")[:2] for p in (offline[0] / "files" / "media" / "images").glob("*.png"))
