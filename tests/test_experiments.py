@@ -13,7 +13,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from latentcli.paths import config_dir
-from tests.conftest import run_cli, run_task
+from conftest import run_cli, run_task
 
 TABLE = Path(__file__).resolve().parent.parent / "benchmarks" / "table.py"
 TINY_RING = ["dataset=ring8", "dataset.n_train=2048", "dataset.n_test=256", "batch_size=64", "model.width=32",

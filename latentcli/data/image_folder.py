@@ -144,5 +144,5 @@ def load_image_folder(path: str | None, channels: int = 3, resolution: int = 64,
 
 
 def build_image_folder(cfg) -> DataBundle:
-    return load_image_folder(cfg.get("path"), channels=cfg.channels, resolution=cfg.resolution,
-                             test_fraction=cfg.get("test_fraction", 0.1), split_seed=cfg.get("split_seed", 0))
+    return load_image_folder(cfg.path, channels=cfg.channels, resolution=cfg.resolution,
+                             test_fraction=cfg.test_fraction, split_seed=cfg.split_seed)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from latentcli.errors import UserError
+from latentcli.errors import StorageError, UserError
 from latentcli.files import write_text
 
 LOGGERS = ("tensorboard", "csv", "wandb", "mlflow")
@@ -98,7 +98,10 @@ class MetricsLogger(Loggers):
 
     def log(self, step: int, values: dict[str, float]) -> None:
         record = {"step": step, **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
-        self._file.write(json.dumps(record) + "\n")
+        try:
+            self._file.write(json.dumps(record) + "\n")
+        except OSError as err:  # a full disk: one line, as for any file latentcli writes
+            raise StorageError(f"cannot write {self.path}: {err.strerror or err}") from err
         super().log(step, values)
 
     def close(self) -> None:

@@ -60,12 +60,12 @@ def load_inputs(cfg, model, data=None, n: int | None = None) -> Inputs | FolderI
         return Inputs(test.x, test.y, [str(i) for i in range(len(test))])
     if cfg.source == "samples":
         n = n or 256
-        z = model.sample_latent(n, generator=torch.Generator().manual_seed(int(cfg.get("seed", 0))))
+        z = model.sample_latent(n, generator=torch.Generator().manual_seed(cfg.seed))
         with torch.no_grad():
             x = torch.cat([model.generate(part) for part in z.split(1024)]).cpu()
         return Inputs(x, torch.full((n,), -1), [str(i) for i in range(n)], z_true=z.cpu())
     if cfg.source == "folder":
-        return _folder(cfg.get("path"), model.info.shape, n)
+        return _folder(cfg.path, model.info.shape, n)
     raise UserError(f"inputs.source={cfg.source!r} is not one of {', '.join(SOURCES)}")
 
 

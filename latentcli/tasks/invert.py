@@ -14,8 +14,7 @@ from latentcli.inference import build_inverter
 from latentcli.inference.base import Inversion
 from latentcli.metrics.reconstruction import latent_recovery, reconstruction_metrics
 from latentcli.report import counted
-from latentcli.models import load_checkpoint
-from latentcli.tasks.common import (checkpoint_path, load_regressor, run_dir, save_hydra_record, seed_everything,
+from latentcli.tasks.common import (load_model, load_regressor, run_dir, save_hydra_record, seed_everything,
                                     stored_dataset)
 from latentcli.tasks.inputs import Inputs, load_inputs
 
@@ -24,7 +23,7 @@ def run(cfg) -> None:
     out = run_dir()
     save_hydra_record(cfg, out)
     seed_everything(cfg.seed)
-    model, ckpt = load_checkpoint(checkpoint_path(cfg), device=cfg.device)
+    model, ckpt = load_model(cfg)
     data = build_dataset(stored_dataset(ckpt, cfg)) if cfg.inputs.source == "test" else None
     inputs = load_inputs(cfg.inputs, model, data, cfg.n)
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
