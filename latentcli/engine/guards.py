@@ -74,7 +74,6 @@ class StopSignals:
             handler(self.caught, None)
 
     def __exit__(self, *exc):
-        for sig, handler in self.previous.items():
+        for sig, handler in self.previous.items():  # kept: forward() may hand the signal on afterwards
             signal.signal(sig, handler)
-        self.previous = {}
         return False
