@@ -16,6 +16,8 @@ cpu_only=0
 if [[ "${1:-}" == "--cpu-only" ]]; then cpu_only=1; shift; fi
 if [[ $# -ne 1 ]]; then echo "usage: $0 [--cpu-only] OUTDIR" >&2; exit 2; fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# the runs below refuse a folder that already holds a run: a second check would fail on the first one's
+if [[ -d "$1" && -n "$(ls -A "$1")" ]]; then echo "$1 is not empty: give a new OUTDIR" >&2; exit 2; fi
 mkdir -p "$1"
 OUT="$(cd "$1" && pwd)"
 PYTHON="${PYTHON:-python3}"

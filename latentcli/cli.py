@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 from latentcli.paths import config_dir
 
 TASKS = {
-    "train": "fit a model (gan, bigan, ali, alice, vae, vaegan, aae, regressor): checkpoints, samples, curves",
+    "train": "fit a model (`model=` below): checkpoints, samples, curves",
     "invert": "recover latents z of test images, a folder or samples: latents.pt, reconstructions, edits",
     "evaluate": "measure a checkpoint or a sweep (reconstruction, latents, quality, probes, ...): report.md",
 }
@@ -57,9 +58,11 @@ def task_help(task: str) -> str:
     from omegaconf import OmegaConf
 
     root = Path(config_dir())
-    defaults = [entry for entry in OmegaConf.load(root / f"{task}.yaml").defaults if entry != "_self_"]
-    groups = [(group, choice) for entry in defaults for group, choice in entry.items()
-              if not group.startswith("override ")]  # Hydra's own groups (hydra/job_logging) are not the task's
+    raw = OmegaConf.to_container(OmegaConf.load(root / f"{task}.yaml"), resolve=False)["defaults"]
+    defaults = [entry for entry in raw if not isinstance(entry, str)]
+    groups = [(group, choice) for entry in defaults for group, choice in entry.items()  # a str: a schema, _self_
+              if not group.startswith("override ")  # Hydra's own groups (hydra/job_logging) are not the task's
+              and "${" not in str(choice)]  # experiment_model: chosen by experiment= and model=
     lines = [f"latentcli {task}: {TASKS[task]}", "",
              f"usage: latentcli {task} [GROUP=OPTION ...] [KEY=VALUE ...] [-m] [--cfg job] [--help]", "",
              "config groups (GROUP=OPTION):"]
@@ -76,10 +79,48 @@ def task_help(task: str) -> str:
     return "\n".join(lines)
 
 
+def composition_error(err: Exception) -> str:
+    """Hydra's report of a config that does not compose (a wrong type, an unknown key or option) as one line:
+    the key and what was wrong with it."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    cause = err if isinstance(err, OmegaConfBaseException) else err.__cause__
+    text = str(err).split("Config search path")[0]  # Hydra's list of where it looked: not the user's concern
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().endswith("_schema")]
+    if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
+        said = f"{cause.full_key}: {str(cause.msg).splitlines()[0]}"
+        return said if not lines or lines[0].startswith("Error merging override") else f"{said} ({' '.join(lines)})"
+    return " ".join(lines)
+
+
+@contextlib.contextmanager
+def _one_line_composition_errors(task: str):
+    """Hydra prints an error in composing the config in several lines and exits 1; the user gets it as one line
+    `latentcli TASK: error: ...` and status 2 instead, before anything is written. HYDRA_FULL_ERROR=1 set by the
+    user keeps Hydra's own report."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        yield
+        return
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises the exception instead of printing it
+    try:
+        yield
+    except (HydraException, OmegaConfBaseException) as err:
+        if getattr(err, "raised_by_task", False):  # not composition: a task's own failure keeps its traceback
+            raise
+        print(f"latentcli {task}: error: {composition_error(err)}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        del os.environ["HYDRA_FULL_ERROR"]
+
+
 def _run_hydra(task: str, hydra_args: list[str]) -> None:
     import hydra
     from omegaconf import OmegaConf
 
+    from latentcli.config import validate  # importing it registers the schemas in Hydra's ConfigStore
     from latentcli.overrides import check_overrides
     from latentcli.tasks.common import run_dir
     from latentcli.tasks.run_folder import RunFolder
@@ -90,13 +131,19 @@ def _run_hydra(task: str, hydra_args: list[str]) -> None:
 
     @hydra.main(config_path=config_dir(), config_name=task, version_base="1.3")
     def entry(cfg):
-        with RunFolder(run_dir(), task):  # prints a UserError as one line; undoes a refused command
-            check_overrides(task, cfg)
-            return module.run(cfg)
+        try:
+            with RunFolder(run_dir(), task):  # prints a UserError as one line; undoes a refused command
+                check_overrides(task, cfg)
+                validate(cfg)  # every value in its range, before any work
+                return module.run(cfg)
+        except Exception as err:
+            err.raised_by_task = True
+            raise
 
     sys.argv = ["latentcli", *hydra_args]  # the name shell completion registers
     try:
-        entry()
+        with _one_line_composition_errors(task):
+            entry()
     except ValueError as err:  # Hydra's own argument checks, e.g. `-m` together with `--cfg`
         print(f"latentcli {task}: error: {err}", file=sys.stderr)
         sys.exit(2)

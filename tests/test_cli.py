@@ -51,7 +51,7 @@ def test_missing_checkpoint_is_one_clear_line(tmp_path):
 
 def test_task_help_and_cfg_job_work(tmp_path):
     help_text = run_cli("train", "--help", cwd=tmp_path).stdout
-    assert "model: aae, alad, ali, alice, bigan, gan, regressor, vae, vaegan, veegan" in help_text
+    assert "model: aae, alad, ali, alice, bigan, external, gan, regressor, vae, vaegan, veegan" in help_text
     job = run_cli("train", "model=gan", "--cfg", "job", cwd=tmp_path).stdout
     assert "name: gan" in job and "max_steps:" in job
 

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from latentcli.paths import config_dir
 from latentcli.data import DATASETS
-from latentcli.engine.trainer import TrainerConfig
+from latentcli.config import TrainerConfig, typed, validate
 from latentcli.inference import METHODS
 from latentcli.models import MODELS
 
@@ -38,7 +38,8 @@ def test_train_config_composes_and_resolves(model, dataset, trainer):
     assert resolved["dataset"]["name"] == dataset
     if model != "regressor":  # the regressor takes its latent size from the generator it inverts
         assert resolved["model"]["latent_dim"] == resolved["dataset"]["latent_dim"]
-    TrainerConfig.from_cfg(OmegaConf.create(resolved["trainer"]))  # every key is one the Trainer knows
+    validate(cfg)  # every value in its range
+    assert isinstance(OmegaConf.to_object(cfg.trainer), TrainerConfig)  # every key is one the Trainer knows
 
 
 @pytest.mark.parametrize("task", ["invert", "evaluate"])
@@ -54,5 +55,5 @@ def test_inversion_configs_compose(task, inference):
 def test_unknown_trainer_key_is_a_clear_error():
     from latentcli.errors import UserError
 
-    with pytest.raises(UserError, match="unknown trainer option"):
-        TrainerConfig.from_cfg({"max_step": 3})
+    with pytest.raises(UserError, match="trainer.max_step: Key 'max_step' not in 'TrainerConfig'"):
+        typed(TrainerConfig, {"max_step": 3})

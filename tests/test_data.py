@@ -132,7 +132,7 @@ def test_image_folder_reads_everything_readable_and_names_what_it_skips(tmp_path
 def test_image_folder_errors_name_the_fix(tmp_path):
     with pytest.raises(UserError, match="add dataset.path=DIR"):
         build_dataset(OmegaConf.create({"name": "image_folder", "channels": 1, "resolution": 16}))
-    with pytest.raises(UserError, match="no PNG, JPEG or WebP images under"):
+    with pytest.raises(UserError, match="no PNG, JPEG, WebP or GIF images under"):
         build_dataset(OmegaConf.create({"name": "image_folder", "path": str(tmp_path), "channels": 1,
                                         "resolution": 16}))
 

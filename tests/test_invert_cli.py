@@ -80,7 +80,7 @@ def test_folder_without_readable_images_is_an_error(runs, tmp_path):
     (tmp_path / "empty").mkdir()
     proc = run_cli("invert", f"ckpt={runs['bigan']}", "inputs=folder", f"inputs.path={tmp_path / 'empty'}",
                    f"hydra.run.dir={tmp_path / 'inv'}", check=False)
-    assert proc.returncode == 2 and "no readable PNG, JPEG or WebP images" in proc.stderr
+    assert proc.returncode == 2 and "no PNG, JPEG, WebP or GIF images under" in proc.stderr
 
 
 def test_edits_write_their_pictures(runs, tmp_path):

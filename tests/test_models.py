@@ -17,6 +17,7 @@ GENERATIVE = [name for name in MODELS if name != "regressor"]  # the regressor n
 def model_cfg(name, **kw):
     """The shipped configs/model/NAME.yaml, small, with the dataset's interpolations filled in."""
     cfg = OmegaConf.load(f"{config_dir()}/model/{name}.yaml")
+    cfg.pop("defaults")  # its schema: build_model completes the config from it
     cfg.merge_with({"latent_dim": 8, "width": 8, "depth": 2, **kw})
     return cfg
 

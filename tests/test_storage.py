@@ -111,6 +111,33 @@ def test_a_full_disk_during_a_checkpoint_write_is_one_line_and_keeps_the_previou
     assert_same_state(ckpt_io.load(tmp_path / "straight" / "checkpoints" / "last.ckpt"), ckpt_io.load(last))
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 400 KiB tmpfs (root only): room for the run's files and about three checkpoints of TINY_TOY's gan."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "none", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and tmpfs to make a really full disk (the monkeypatched test above runs anywhere)")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_really_full_disk_stops_with_one_line_and_the_run_goes_on_when_there_is_room(small_disk, capsys):
+    run = small_disk / "run"
+    args = [*GAN, "trainer.max_steps=300", "resume=auto", f"hydra.run.dir={run}"]
+    code, err = refused(capsys, *args)
+    last = run / "checkpoints" / "last.ckpt"
+    step = ckpt_io.load(last)["step"]
+    assert code == 1 and step >= 10 and err == (
+        f"latentcli train: error: cannot write {run / 'checkpoints' / ckpt_io.periodic_name(step + 10)}: No space "
+        f"left on device; nothing was written there; the last checkpoint, {last} (step {step}), is intact: make "
+        f"room, then run the same command with resume=auto\n")
+    subprocess.run(["mount", "-o", "remount,size=4m", str(small_disk)], check=True)  # room again
+    run_task(*args[:-3], f"trainer.max_steps={step + 10}", "resume=auto", f"hydra.run.dir={run}")
+    assert ckpt_io.load(last)["step"] == step + 10
+
+
 def test_torch_save_on_a_full_disk_says_so(tmp_path):
     # torch's zip writer turns the OSError of a failed write into "RuntimeError: unexpected pos"
     class Full:
@@ -199,27 +226,43 @@ def test_sigterm_during_a_checkpoint_write_still_resumes(tmp_path, during):
 
 
 @pytest.mark.slow
-def test_a_second_process_on_the_same_run_folder_is_refused_and_a_killed_one_leaves_no_lock(tmp_path):
+def test_a_second_process_on_the_same_run_folder_is_refused_and_a_killed_one_leaves_no_lock(tmp_path, capsys):
     run = tmp_path / "run"
     args = [*GAN, "trainer.max_steps=1000000", "resume=auto", f"hydra.run.dir={run}"]
     first = subprocess.Popen([sys.executable, "-m", "latentcli", *args], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
+    in_use = (f"is in use by another latentcli process: wait for it to end, or write elsewhere with "
+              f"hydra.run.dir=DIR (hydra.sweep.dir=DIR for -m)\n")
     try:
         _wait_for(run / "checkpoints" / "step-00000020.ckpt", first)
-        second = run_cli(*args, check=False)  # a requeue while the first still runs
-        assert second.returncode == 2 and second.stdout == ""
-        assert second.stderr == (f"latentcli train: error: {run} is in use by another latentcli process: wait for "
-                                 f"it to end, or write elsewhere with hydra.run.dir=DIR (hydra.sweep.dir=DIR for "
-                                 f"-m)\n")
-        sweep = run_cli("train", "-m", *args[1:-1], "seed=0", f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=run",
-                        check=False)
-        assert sweep.returncode == 2 and sweep.stderr.endswith("is in use by another latentcli process: wait for "
-                                                               "it to end, or write elsewhere with hydra.run.dir=DIR "
-                                                               "(hydra.sweep.dir=DIR for -m)\n")
+        # the second process is this one: a requeue while the first still runs, alone or as a sweep's job
+        code, err = refused(capsys, *args)
+        assert code == 2 and err == f"latentcli train: error: {run} {in_use}" and capsys.readouterr().out == ""
+        code, err = refused(capsys, "train", "-m", *args[1:-1], "seed=0", f"hydra.sweep.dir={tmp_path}",
+                            "hydra.sweep.subdir=run")
+        assert code == 2 and err.endswith(in_use) and err.count("\n") == 1
+        assert "in use" not in (run / "train.log").read_text()  # the refused commands wrote nothing there
     finally:
         first.kill()  # kill -9: no chance to clean up
         first.wait()
     step = ckpt_io.load(run / "checkpoints" / "last.ckpt")["step"]
-    out = run_cli(*[a for a in args if "max_steps" not in a], f"trainer.max_steps={step + 5}").stdout
-    assert out.splitlines()[0] == f"resume=auto: resuming {run} from step {step}"
+    run_task(*[a for a in args if "max_steps" not in a], f"trainer.max_steps={step + 5}")
+    assert capsys.readouterr().out.splitlines()[0] == f"resume=auto: resuming {run} from step {step}"
     assert ckpt_io.load(run / "checkpoints" / "last.ckpt")["step"] == step + 5
+
+
+def test_the_metrics_log_on_a_full_disk_is_a_storage_error(tmp_path):
+    from latentcli.engine.logging import MetricsLogger
+
+    class Full:
+        def write(self, text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def close(self):
+            pass
+
+    logger = MetricsLogger(tmp_path, tensorboard=False)
+    logger._file.close()
+    logger._file = Full()
+    with pytest.raises(StorageError, match=f"cannot write {tmp_path / 'metrics.jsonl'}: No space left on device"):
+        logger.log(5, {"loss": 1.0})

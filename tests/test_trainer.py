@@ -299,7 +299,7 @@ def test_compiled_run_matches_eager_and_modes_are_checked():
     assert compiled.generator._compiled_call_impl is not None
     assert_close_states(eager, compiled, atol=1e-5)
     with pytest.raises(UserError, match="compile_mode='fast' is not one of default, reduce-overhead"):
-        TrainerConfig.from_cfg({"compile_mode": "fast"})
+        TrainerConfig(compile_mode="fast")
 
 
 def test_precision_32_from_the_command_line_is_an_integer_and_means_fp32():

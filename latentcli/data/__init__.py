@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 
 from latentcli.data.stream import DataBundle, DataInfo, TensorPairs, batch_stream
+from latentcli.config import typed
+from latentcli.config.dataset import SCHEMAS
 from latentcli.errors import UserError
 from latentcli.registry import Registry
 
@@ -30,8 +32,10 @@ DATASETS = Registry("dataset", {
 def build_dataset(cfg) -> DataBundle:
     """The dataset cfg names; with cfg.classes set, the train split keeps only those classes (the test
     split keeps all: the one-class anomaly protocol trains on one class and tests on every class)."""
-    data = DATASETS[cfg.name](cfg)
-    classes = cfg.get("classes")
+    builder = DATASETS[cfg.name]  # one error for an unknown name
+    cfg = typed(SCHEMAS[cfg.name], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    data = builder(cfg)
+    classes = cfg.classes
     if classes is not None:
         data = _only_classes(data, class_indices(list(classes), data.info))
     return data
@@ -60,3 +64,7 @@ def _only_classes(data: DataBundle, classes: list[int]) -> DataBundle:
         raise UserError(f"dataset.classes={classes}: no training items have these labels")
     data.info.normal_classes = classes
     return DataBundle(TensorPairs(data.train.stored[keep], data.train.y[keep]), data.test, data.info)
+    builder = DATASETS[cfg.name]  # one error for an unknown name
+    cfg = typed(SCHEMAS[cfg.name], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    data = builder(cfg)
+    classes = cfg.classes

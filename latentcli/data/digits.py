@@ -27,4 +27,4 @@ def load_digits(resolution: int = 16) -> DataBundle:
 
 
 def build_digits(cfg) -> DataBundle:
-    return load_digits(resolution=cfg.get("resolution", 16))
+    return load_digits(resolution=cfg.resolution)

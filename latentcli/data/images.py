@@ -85,8 +85,8 @@ def load_fashion_mnist(data_dir: str | None = None, download: bool = True, chann
 
 
 def build_fashion_mnist(cfg) -> DataBundle:
-    return load_fashion_mnist(data_dir=cfg.get("data_dir"), download=cfg.get("download", True),
-                              channels=cfg.get("channels", 1), resolution=cfg.get("resolution", 28))
+    return load_fashion_mnist(data_dir=cfg.data_dir, download=cfg.download,
+                              channels=cfg.channels, resolution=cfg.resolution)
 
 
 def fit_images(images: torch.Tensor, channels: int, resolution: int) -> torch.Tensor:
@@ -162,4 +162,4 @@ def _as_tensors(split, name: str, channels: int, resolution: int) -> TensorPairs
 
 def build_torchvision_set(cfg) -> DataBundle:
     """dataset=mnist|cifar10|svhn|celeba."""
-    return load_torchvision_set(cfg.name, cfg.get("data_dir"), cfg.get("download", True), cfg.channels, cfg.resolution)
+    return load_torchvision_set(cfg.name, cfg.data_dir, cfg.download, cfg.channels, cfg.resolution)

@@ -60,4 +60,4 @@ def load_shapes(n_train: int, n_test: int, resolution: int = 32, seed: int = 0) 
 
 
 def build_shapes(cfg) -> DataBundle:
-    return load_shapes(cfg.n_train, cfg.n_test, resolution=cfg.resolution, seed=cfg.get("data_seed", 0))
+    return load_shapes(cfg.n_train, cfg.n_test, resolution=cfg.resolution, seed=cfg.data_seed)

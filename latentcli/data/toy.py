@@ -42,4 +42,4 @@ def load_toy(name: str, n_train: int, n_test: int, seed: int = 0) -> DataBundle:
 
 def build_toy(cfg) -> DataBundle:
     """dataset=ring8|grid25|alice5."""
-    return load_toy(cfg.name, n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.get("data_seed", 0))
+    return load_toy(cfg.name, n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.data_seed)

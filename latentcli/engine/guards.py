@@ -74,6 +74,6 @@ class StopSignals:
             handler(self.caught, None)
 
     def __exit__(self, *exc):
-        for sig, handler in self.previous.items():  # kept: forward() may hand the signal on afterwards
-            signal.signal(sig, handler)
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)  # `previous` stays: forward() runs after the final save, outside the block
         return False

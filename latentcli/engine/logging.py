@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from latentcli.errors import StorageError
+
 
 class MetricsLogger:
     """Appends {"step": s, name: value, ...} lines to metrics.jsonl and mirrors them to TensorBoard.
@@ -33,7 +35,10 @@ class MetricsLogger:
 
     def log(self, step: int, values: dict[str, float]) -> None:
         record = {"step": step, **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
-        self._file.write(json.dumps(record) + "\n")
+        try:
+            self._file.write(json.dumps(record) + "\n")
+        except OSError as err:  # a full disk: one line, as for any file latentcli writes
+            raise StorageError(f"cannot write {self.path}: {err.strerror or err}") from err
         if self._tb is not None:
             for name, value in values.items():
                 self._tb.add_scalar(name, value, step)

@@ -11,15 +11,14 @@ stopped at step k and resumed ends bitwise equal to one that never stopped (on C
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from latentcli.config.trainer import TrainerConfig
 from latentcli.engine import distributed
 from latentcli.engine.checkpoint import CheckpointManager
 from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_device, use_deterministic_algorithms
@@ -27,63 +26,6 @@ from latentcli.engine.guards import DivergedError, FiniteWatch, StopSignals
 from latentcli.engine.logging import MetricsLogger
 from latentcli.engine.progress import Progress
 from latentcli.engine.trainable import Converging, TrainResult, TrainState, needs_closure, reevaluate
-from latentcli.errors import UserError
-
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
-
-@dataclass
-class TrainerConfig:
-    max_steps: int = 1000
-    max_seconds: float | None = None  # wall-clock budget of this process; a checkpoint is saved when it runs out
-    device: str = "auto"
-    precision: str = "auto"  # auto | 32 | bf16 | fp16 (mixed precision only on CUDA)
-    compile: bool = False
-    compile_mode: str = "default"  # torch.compile mode; "reduce-overhead" captures CUDA graphs (small MLPs)
-    channels_last: bool = False  # NHWC memory layout for conv nets (faster convolutions on tensor cores)
-    deterministic: bool = False  # deterministic CUDA kernels, so that resume is exact on a GPU too (slower)
-    grad_clip: float | None = None  # max gradient norm per optimiser
-    ema_decay: float | None = None  # EMA of all model weights, used for sampling and inversion
-    log_every: int = 50
-    sample_every: int = 500  # calls on_periodic (sample grids) every N steps and at the end
-    checkpoint_every: int = 1000
-    checkpoint_every_seconds: float | None = None  # also save this often: a preempted job loses at most this
-    keep_checkpoints: int = 3  # periodic step-N.ckpt files kept besides last.ckpt
-    num_workers: int = 0
-    progress: bool = True
-    tensorboard: bool = True
-    weight_decay: float = 0.0  # L2 added to every optimiser's gradients (Adam's coupled weight decay, as BiGAN's code)
-    lr_decay: str = "none"  # none | linear | exponential: after lr_decay_start, every lr falls to lr_decay_to x itself
-    lr_decay_start: float = 0.5  # the fraction of max_steps after which the decay begins
-    lr_decay_to: float = 0.0  # the factor reached at max_steps (exponential needs > 0; BiGAN: 0.01)
-
-    def lr_factor(self, step: int) -> float:
-        """The multiplier of every base learning rate at `step` (0-based): a pure function of the step, so a
-        resumed run follows the same schedule."""
-        start = self.lr_decay_start * self.max_steps
-        if self.lr_decay == "none" or step < start:
-            return 1.0
-        progress = min(1.0, (step - start) / max(1.0, self.max_steps - start))
-        if self.lr_decay == "linear":
-            return 1.0 + progress * (self.lr_decay_to - 1.0)
-        return self.lr_decay_to ** progress
-
-    @classmethod
-    def from_cfg(cls, cfg) -> "TrainerConfig":
-        values = dict(cfg)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"unknown trainer option(s) {unknown}; known: {sorted(known)}")
-        if values.get("compile_mode", "default") not in COMPILE_MODES:
-            raise UserError(f"trainer.compile_mode={values['compile_mode']!r} is not one of {', '.join(COMPILE_MODES)}")
-        config = cls(**values)
-        if config.lr_decay not in ("none", "linear", "exponential"):
-            raise UserError(f"trainer.lr_decay={config.lr_decay!r} is not one of none, linear, exponential")
-        if config.lr_decay == "exponential" and config.lr_decay_to <= 0:
-            raise UserError("trainer.lr_decay=exponential needs trainer.lr_decay_to > 0")
-        return config
-
 
 class Trainer:
     """Runs a trainable's losses through its optimisers until a budget runs out; logs and checkpoints.

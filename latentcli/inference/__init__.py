@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from omegaconf import OmegaConf
 
-from latentcli.paths import config_dir
+from latentcli.config import typed
+from latentcli.config.inference import READS, SCHEMAS
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, checked_inputs
 from latentcli.inference.encoder import EncoderInverter
@@ -21,10 +20,8 @@ METHODS = Registry("inference method", {
     "optimize": "latentcli.inference.optimize:OptimizeInverter.build",
     "hybrid": "latentcli.inference.optimize:OptimizeInverter.build",
     "regressor": "latentcli.inference.regressor:RegressorInverter.build",
+    "fast": "latentcli.inference.optimize:OptimizeInverter.build",
 })
-# The options a method reads, where it is not all of them. Every method's config carries optimize.yaml's
-# options, so that one sweep can set them for every method it compares.
-READS = {"encoder": ("batch_size",), "regressor": ("regressor_ckpt", "batch_size")}
 
 __all__ = ["Inversion", "checked_inputs", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
            "invert", "method_config", "unread_options", "METHODS"]
@@ -37,29 +34,21 @@ def invert(model, x, method: str = "auto", regressor=None, seed: int = 0, **opti
     latentcli.data.load_images(path, model.info.shape) reads your pictures; anything else is refused.
 
     method: auto | encoder | optimize | hybrid | regressor (pass the loaded regressor model);
-    options: that method's settings (configs/inference/METHOD.yaml), e.g. steps=200, restarts=4.
+    options: that method's settings (latentcli/config/inference.py), e.g. steps=200, restarts=4.
     """
     cfg = method_config(method, **options)
     return build_inverter(cfg, model, seed=seed, regressor=regressor).invert(model, checked_inputs(x, model.info))
 
 
 def method_config(method: str, **options):
-    """configs/inference/METHOD.yaml (after the files its defaults list names) with `options` on top:
-    the CLI's defaults, for the Python API."""
-    def load(name: str):
-        path = Path(config_dir()) / "inference" / f"{name}.yaml"
-        if not path.is_file():
-            METHODS[name]  # raises: unknown method
-        raw = OmegaConf.load(path)
-        parents = [load(entry) for entry in raw.pop("defaults", []) if entry != "_self_"]
-        return OmegaConf.merge(*parents, raw)
-
-    cfg = load(method)
-    takes = READS.get(method) or [k for k in cfg if k != "method"]
+    """The method's schema (latentcli.config.inference, what inference=METHOD composes) with `options` on top:
+    the CLI's defaults, types and ranges, for the Python API."""
+    METHODS[method]  # one error for an unknown method
+    takes = READS.get(method) or [k for k in OmegaConf.structured(SCHEMAS[method]) if k != "method"]
     wrong = sorted(set(options) - set(takes))
     if wrong:
         raise UserError(f"unknown option(s) {', '.join(wrong)} for method {method!r}; it takes {', '.join(takes)}")
-    return OmegaConf.merge(cfg, options)
+    return typed(SCHEMAS[method], options)
 
 
 def unread_options(method: str, names) -> list[str]:
@@ -71,8 +60,9 @@ def unread_options(method: str, names) -> list[str]:
 def build_inverter(cfg, model, seed: int = 0, regressor=None):
     """The inverter `cfg.method` names, checked against what `model` can do. `regressor`: a loaded
     model=regressor checkpoint, for method=regressor."""
-    build = METHODS[cfg.method]
-    needs_encoder = cfg.method in ("encoder", "hybrid") or cfg.get("init") == "encoder"
+    build = METHODS[cfg.method]  # one error for an unknown method
+    cfg = typed(SCHEMAS[cfg.method], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    needs_encoder = cfg.method in ("encoder", "hybrid", "fast") or cfg.init == "encoder"
     if needs_encoder and not model.has_encoder:
         raise UserError(
             f"model {model.cfg.name!r} has no encoder, so inference={cfg.method} cannot invert it; use "

@@ -12,50 +12,30 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, fields
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
+from latentcli.config.inference import InferenceConfig as OptimizeOptions  # the settings of optimisation inversion
 from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, chunks, frozen, per_item_mse
+from latentcli.inference.gauss_newton import LevenbergMarquardt
+from latentcli.inference.quasi_newton import BatchedBFGS
 
 
-@dataclass
-class OptimizeOptions:
-    """Settings of optimisation inversion; configs/inference/optimize.yaml documents each."""
-
-    steps: int = 500
-    optimizer: str = "adam"  # adam | lbfgs
-    lr: float = 0.05
-    loss: str = "mse"  # mse | l1
-    perceptual_weight: float = 0.0
-    prior_weight: float = 0.0
-    encoder_weight: float = 0.0
-    init: str = "prior_mean"  # prior_mean | random | encoder
-    restarts: int = 1
-    patience: int | None = None
-    tol: float = 1e-4
-    history_every: int = 10
-    batch_size: int = 1024
-    progress: bool = True
-
-    @classmethod
-    def from_cfg(cls, cfg) -> "OptimizeOptions":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in dict(cfg).items() if k != "method"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"unknown inference option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        options = cls(**values)
-        for name, allowed in [("optimizer", ("adam", "lbfgs")), ("loss", ("mse", "l1")),
-                              ("init", ("prior_mean", "random", "encoder"))]:
-            if getattr(options, name) not in allowed:
-                raise UserError(f"inference.{name}={getattr(options, name)!r} is not one of {', '.join(allowed)}")
-        if options.restarts < 1 or options.steps < 1:
-            raise UserError("inference.restarts and inference.steps must be at least 1")
-        return options
+def project_latents(z: torch.Tensor, prior: str, constraint: str = "none", radius: float | None = None) -> None:
+    """In place: z inside a uniform prior's support, then inside the constraint set (truncate: |z_i| <= radius;
+    ball: ||z|| <= radius; sphere: ||z|| = radius, sqrt(d) by default, the norm a normal draw concentrates at)."""
+    if prior == "uniform":
+        z.clamp_(-1, 1)
+    if constraint == "truncate":
+        z.clamp_(-radius, radius)
+    elif constraint in ("ball", "sphere"):
+        r = radius if radius else z.shape[1] ** 0.5
+        norm = z.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        z.mul_((r / norm).clamp(max=1.0) if constraint == "ball" else r / norm)
 
 
 def prior_penalty(model, z: torch.Tensor) -> torch.Tensor:
@@ -79,6 +59,9 @@ class LatentFit(nn.Module):
         self.history: list[torch.Tensor] = []
         self.steps_taken = 0
         self.steps_without_progress = 0
+        self.recon_now = torch.zeros(len(z_init), device=z_init.device)
+        self.objective_now = torch.zeros(len(z_init), device=z_init.device)
+        self.solver = None  # bfgs and lm: the per-item solver, which knows the items still active
         self.x_features = None
         if options.perceptual_weight:
             features = model.x_discriminator.features if model.x_discriminator is not None else None
@@ -92,41 +75,69 @@ class LatentFit(nn.Module):
         return self._model[0]
 
     def optimizers(self):
-        if self.options.optimizer == "lbfgs":
+        options = self.options
+        if options.optimizer == "lbfgs":
             # one L-BFGS iteration per trainer step, its step length found by a strong-Wolfe line search
             # (which re-evaluates the loss through `closure`): from z = 0, where the gradient is tiny, a fixed
             # gradient-sized step stalls
-            return {"latent": torch.optim.LBFGS([self.z], lr=self.options.lr, max_iter=1, history_size=20,
+            return {"latent": torch.optim.LBFGS([self.z], lr=options.lr, max_iter=1, history_size=20,
                                                 line_search_fn="strong_wolfe")}
+        if options.optimizer == "bfgs":
+            self.solver = BatchedBFGS([self.z], values=lambda: self.objective_now, project=self.constrain,
+                                      lr=options.lr, tol=options.tol)
+            return {"latent": self.solver}
+        if options.optimizer == "lm":
+            self.solver = LevenbergMarquardt([self.z], residuals=self.residuals, project=self.constrain,
+                                             tol=options.tol)
+            return {"latent": self.solver}
         return {"latent": torch.optim.Adam([self.z], lr=self.options.lr)}
 
-    def item_losses(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(objective, reconstruction error) per item."""
+    def item_losses(self, z: torch.Tensor, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(objective, reconstruction error) per item; `rows`: which items z holds (default all)."""
         model, options = self.model, self.options
         x_hat = model.generate(z)
-        diff = (x_hat - self.x).flatten(1)
+        x = self.x if rows is None else self.x[rows]
+        diff = (x_hat - x).flatten(1)
         recon = diff.pow(2).mean(1) if options.loss == "mse" else diff.abs().mean(1)
         objective = recon
         if self.x_features is not None:
             objective = objective + options.perceptual_weight * (
-                model.x_discriminator.features(x_hat) - self.x_features).pow(2).mean(1)
+                model.x_discriminator.features(x_hat) - self.x_features[rows if rows is not None else slice(None)]
+            ).pow(2).mean(1)
         if options.prior_weight:
             objective = objective + options.prior_weight * prior_penalty(model, z) / model.latent_dim
         if options.encoder_weight:  # In-Domain GAN inversion's regulariser: z should be what E sees in G(z)
             objective = objective + options.encoder_weight * (z - model.encode(x_hat)).pow(2).mean(1)
         return objective, recon
 
+    def residuals(self, z: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """For optimizer=lm: per item, the residuals whose squared sum is (pixels x) its objective."""
+        model = self.model
+        r = (model.generate(z) - self.x[rows]).flatten(1)
+        if self.options.prior_weight and model.prior == "normal":
+            r = torch.cat([r, (self.options.prior_weight * r.shape[1] / (2 * model.latent_dim)) ** 0.5 * z], 1)
+        return r
+
+    def constrain(self, z: torch.Tensor) -> None:
+        """Puts z (in place) back in the feasible set: a uniform prior's support, then inference.constraint."""
+        with torch.no_grad():
+            project_latents(z, self.model.prior, self.options.constraint, self.options.radius)
+
     def project(self) -> None:
-        """Projected descent for a uniform prior: z is put back inside its support before every use."""
-        if self.model.prior == "uniform":
-            with torch.no_grad():
-                self.z.clamp_(-1, 1)
+        """Projected descent: z is put back in the feasible set before every use."""
+        self.constrain(self.z.data)
 
     def losses(self, batch):
         self.project()
-        objective, recon = self.item_losses(self.z)
-        self.record(recon.detach())
-        yield "latent", objective.sum(), {"loss": recon.mean()}
+        rows = None if self.solver is None or self.solver.active.all() else self.solver.active.nonzero().squeeze(1)
+        if rows is None:
+            objective, recon = self.item_losses(self.z)
+            self.objective_now, self.recon_now = objective.detach(), recon.detach()
+        else:  # finished items cost nothing: only the active ones are evaluated
+            objective, recon = self.item_losses(self.z[rows], rows)
+            self.objective_now[rows], self.recon_now[rows] = objective.detach(), recon.detach()
+        self.record(self.recon_now.clone())
+        yield "latent", objective.sum(), {"loss": self.recon_now.mean()}
 
     def closure(self, name: str, batch) -> torch.Tensor:
         """The objective again at the current z, for the line search's trial points (nothing recorded)."""
@@ -145,6 +156,8 @@ class LatentFit(nn.Module):
         self.steps_taken += 1
 
     def converged(self) -> bool:
+        if self.solver is not None and self.solver.done:
+            return True
         patience = self.options.patience
         return patience is not None and self.steps_without_progress >= patience
 
@@ -158,8 +171,7 @@ class OptimizeInverter:
     @classmethod
     def build(cls, cfg, model, seed: int, regressor) -> "OptimizeInverter":
         """method=optimize or hybrid, from the inference config."""
-        options = {k: v for k, v in cfg.items() if k not in ("method", "regressor_ckpt")}
-        return cls(OptimizeOptions.from_cfg(options), method=cfg.method, seed=seed)
+        return cls(OmegaConf.to_object(cfg), method=cfg.method, seed=seed)  # cfg: typed by build_inverter
 
     def initial_latents(self, model, x: torch.Tensor) -> torch.Tensor:
         """restarts x n starting points: the first block from `init`, the others random prior draws."""
@@ -170,10 +182,24 @@ class OptimizeInverter:
             first = model.sample_latent(n, generator=torch.Generator().manual_seed(self.seed))
         else:
             first = torch.zeros(n, model.latent_dim, device=device)
+        if self.options.candidates > 1:
+            first = self.best_candidate(model, x, first)
         if self.options.restarts == 1:
             return first
         generator = torch.Generator().manual_seed(self.seed + 1)
         return torch.cat([first, model.sample_latent(n * (self.options.restarts - 1), generator=generator)])
+
+    @torch.no_grad()
+    def best_candidate(self, model, x: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        """Per item, the best of `first` and candidates - 1 prior draws by reconstruction error: one forward
+        pass each, a cheap way out of a poor start's basin."""
+        options = self.options
+        draws = model.sample_latent(len(x) * (options.candidates - 1), generator=torch.Generator().manual_seed(self.seed + 2))
+        z = torch.cat([first, draws]).view(options.candidates, len(x), -1)
+        for k in range(len(z)):
+            project_latents(z[k], model.prior, options.constraint, options.radius)
+        errors = torch.stack([per_item_mse(model.generate(zk), x) for zk in z])
+        return z[errors.argmin(0), torch.arange(len(x), device=x.device)]
 
     def invert(self, model, x: torch.Tensor) -> Inversion:
         options = self.options

@@ -49,7 +49,7 @@ def evaluate(ctx) -> dict:
     model, info = ctx.model, ctx.model.info
     if not model.has_encoder:
         raise UserError(f"metrics=[bigan] needs a model with an encoder; {model.cfg.name!r} has none")
-    n_train = ctx.cfg.get("bigan", {}).get("n_train")
+    n_train = ctx.cfg.bigan.n_train
     train = ctx.data.train.subset(None if n_train is None else min(int(n_train), len(ctx.data.train)))
     test = ctx.test
     train_z, train_h = codes(model, train.x, ctx.device)

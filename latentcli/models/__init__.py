@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
+from latentcli.config import typed
+from latentcli.config.model import SCHEMAS
 from latentcli.data.stream import DataInfo
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
@@ -17,15 +19,17 @@ MODELS = Registry("model", {
     "alice": "latentcli.models.alice:ALICE", "vae": "latentcli.models.vae:VAE",
     "vaegan": "latentcli.models.vaegan:VAEGAN", "aae": "latentcli.models.aae:AAE",
     "veegan": "latentcli.models.veegan:VEEGAN", "alad": "latentcli.models.alad:ALAD",
-    "regressor": "latentcli.models.regressor:Regressor",
+    "regressor": "latentcli.models.regressor:Regressor", "external": "latentcli.models.external:External",
 })
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model", "load_checkpoint"]
 
 
 def build_model(cfg, info) -> LatentModel:
-    model = MODELS[cfg.name](cfg, info)
-    init_weights(model, cfg.get("init", "default"), float(cfg.get("init_std", 0.02)))
+    model_class = MODELS[cfg.name]  # one error for an unknown name
+    cfg = typed(SCHEMAS[cfg.name], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    model = model_class(cfg, info)
+    init_weights(model, cfg.init, cfg.init_std)
     return model
 
 

@@ -27,8 +27,8 @@ class AAE(LatentModel):
         self.generator = self.make_generator(batch_norm=False)
         self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
         self.discriminator = build_latent_discriminator(self.latent_dim, int(cfg.z_width), 3,
-                                                        dropout=cfg.get("d_dropout", 0.0),
-                                                        spectral_norm=cfg.get("spectral_norm", False),
+                                                        dropout=cfg.d_dropout,
+                                                        spectral_norm=cfg.spectral_norm,
                                                         pack=self.pack)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from latentcli.config import typed
+from latentcli.config.model import AdversarialConfig, DiscriminatorConfig
 from latentcli.errors import UserError
 
 KINDS = ("ns", "hinge", "wgan_gp")
@@ -17,20 +19,15 @@ KINDS = ("ns", "hinge", "wgan_gp")
 
 class AdversarialLoss:
     def __init__(self, cfg):
-        self.kind = cfg.get("loss", "ns")
-        if self.kind not in KINDS:
-            raise UserError(f"model.loss={self.kind!r} is not one of {', '.join(KINDS)}")
-        self.gp_weight = float(cfg.get("gp_weight", 10.0))
+        cfg = typed(DiscriminatorConfig if "d_steps" not in cfg else AdversarialConfig, cfg)
+        self.kind = cfg.loss
+        self.gp_weight = cfg.gp_weight
         # One trainer step: d_steps updates of D, then g_steps of the other players, on the same batch
         # (ALICE's code: 1 and 5). "simultaneous" takes both players' gradients at the same weights, as
         # the ALI and PacGAN code (Blocks) do; "alternating" computes the generator's loss after D's update.
-        self.d_steps = int(cfg.get("d_steps", 1))
-        self.g_steps = int(cfg.get("g_steps", 1))
-        updates = cfg.get("updates", "alternating")
-        if updates not in ("alternating", "simultaneous"):
-            raise UserError(f"model.updates={updates!r} is not one of alternating, simultaneous")
-        if self.d_steps < 1 or self.g_steps < 1:
-            raise UserError("model.d_steps and model.g_steps must be >= 1")
+        # vaegan and aae have no such settings (AdversarialConfig's): they never call schedule()
+        self.d_steps, self.g_steps, updates = ((cfg.d_steps, cfg.g_steps, cfg.updates) if "d_steps" in cfg
+                                               else (1, 1, "alternating"))
         self.simultaneous = updates == "simultaneous"
         if self.simultaneous and (self.d_steps, self.g_steps) != (1, 1):
             raise UserError("model.updates=simultaneous takes one step of each player: set d_steps=g_steps=1")

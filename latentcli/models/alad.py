@@ -35,13 +35,13 @@ class PairDiscriminator(nn.Module):
 
 class ALAD(BiGAN):
     def __init__(self, cfg, info):
-        if int(cfg.get("pack", 1)) != 1:
+        if cfg.pack != 1:
             raise UserError("model=alad does not pack its discriminators: leave model.pack=1")
-        if cfg.get("arch", "auto") not in ("auto", "mlp", "dcgan"):
+        if cfg.arch not in ("auto", "mlp", "dcgan"):
             raise UserError("model=alad builds its pair discriminators from the mlp or dcgan family: "
                             "model.arch=auto, mlp or dcgan")
         super().__init__(cfg, info)
-        spectral_norm, dropout = cfg.get("spectral_norm", True), cfg.get("d_dropout", 0.0)
+        spectral_norm, dropout = cfg.spectral_norm, cfg.d_dropout
         pair_shape = [2 * info.shape[0], *info.shape[1:]]
         self.discriminator_xx = PairDiscriminator(build_discriminator(
             self.arch, pair_shape, self.latent_dim, cfg.width, cfg.depth, joint=False, dropout=dropout,

@@ -14,7 +14,7 @@ from latentcli.models.ali import ALI
 
 class ALICE(ALI):
     def extra_losses(self, x, z, x_fake, z_real):
-        weight = float(self.cfg.get("lambda", 1.0))  # model.lambda
+        weight = self.cfg["lambda"]  # model.lambda
         if weight == 0:
             return {}
         return {

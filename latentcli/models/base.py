@@ -26,15 +26,11 @@ class LatentModel(nn.Module):
         self.cfg = cfg
         self.info = info
         self.latent_dim = int(cfg.latent_dim)
-        self.prior = cfg.get("prior", "normal")
-        if self.prior not in ("normal", "uniform"):
-            raise UserError(f"model.prior={self.prior!r} is not one of normal, uniform")
-        self.arch = resolve_arch(cfg.get("arch", "auto"), info.shape)
-        self.pack = int(cfg.get("pack", 1))  # PacGAN's packing of the discriminator's inputs
-        self.g_noise = int(cfg.get("g_noise", 0))  # noise inputs of a stochastic G(z, eps) / E(x, eps)
-        self.e_noise = int(cfg.get("e_noise", 0))
-        if self.pack < 1 or self.g_noise < 0 or self.e_noise < 0:
-            raise UserError("model.pack must be >= 1 and model.g_noise, model.e_noise >= 0")
+        self.prior = cfg.prior
+        self.arch = resolve_arch(cfg.arch, info.shape)
+        self.pack = cfg.pack  # PacGAN's packing of the discriminator's inputs
+        self.g_noise = cfg.g_noise  # noise inputs of a stochastic G(z, eps) / E(x, eps)
+        self.e_noise = cfg.e_noise
 
     def require_normal_prior(self) -> None:
         """For models with a KL term to N(0, I) (the VAEs)."""
@@ -86,8 +82,8 @@ class LatentModel(nn.Module):
         """D(x), or with joint=True the D(x, z) of BiGAN/ALI, with the model's dropout, spectral norm and packing."""
         cfg = self.cfg
         return build_discriminator(self.arch, self.info.shape, self.latent_dim, cfg.width, cfg.depth, joint=joint,
-                                   dropout=cfg.get("d_dropout", 0.0), spectral_norm=cfg.get("spectral_norm", False),
-                                   pack=self.pack, pieces=int(cfg.get("maxout_pieces", 5)))
+                                   dropout=cfg.d_dropout, spectral_norm=cfg.spectral_norm,
+                                   pack=self.pack, pieces=cfg.maxout_pieces)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError

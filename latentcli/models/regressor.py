@@ -11,39 +11,57 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
+from latentcli.config import typed
+from latentcli.config.model import SCHEMAS
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.errors import UserError
 from latentcli.models.base import LatentModel
+from latentcli.models.external import ExternalGenerator, external_info
 from latentcli.models.nets import build_encoder, build_generator, resolve_arch
 
 
 class Regressor(LatentModel):
     def __init__(self, cfg, info):
         generator_weights = None
-        if cfg.get("source") is None:  # training starts: take the generator from its checkpoint
+        if cfg.source is None:  # training starts: take the generator from its checkpoint
             generator_weights = self._adopt_source(cfg, info)
         super().__init__(cfg, info)
-        source = cfg.source
-        self.generator = build_generator(resolve_arch(source.get("arch", "auto"), info.shape), self.latent_dim,
-                                         info.shape, source.width, source.depth, noise=int(source.get("g_noise", 0)))
+        source = typed(SCHEMAS[cfg.source.name], cfg.source)  # the generator's run, as its schema completes it
+        if source.name == "external":  # a generator trained outside latentcli; its weights are in our checkpoint
+            self.generator = ExternalGenerator(source, images=info.kind == "image", load_weights=False)
+        else:
+            self.generator = build_generator(resolve_arch(source.arch, info.shape), self.latent_dim,
+                                             info.shape, source.width, source.depth, noise=source.g_noise)
         self.generator.requires_grad_(False)
         if generator_weights is not None:
             self.generator.load_state_dict(generator_weights)
         self.encoder = build_encoder(self.arch, self.latent_dim, info.shape, cfg.width, cfg.depth)
-        self.distance = cfg.get("distance", "l2")
-        if self.distance not in ("l2", "l1"):
-            raise UserError(f"model.distance={self.distance!r} is not one of l2, l1")
+        self.distance = cfg.distance
+        self.pixel_weight = cfg.pixel_weight
 
     @staticmethod
     def _adopt_source(cfg, info) -> dict:
         """Reads model.generator_ckpt, records its model config in ours, and returns the generator's weights."""
-        path = cfg.get("generator_ckpt")
+        external = cfg.external
+        if external is not None and external.target:
+            source = OmegaConf.create({**OmegaConf.to_container(external, resolve=True), "name": "external"})
+            if source.latent_dim is None:
+                raise UserError("model.external needs the size of z: add model.external.latent_dim=D")
+            external_info(source, info)  # its outputs must have the data's shape
+            weights = ExternalGenerator(source, images=info.kind == "image").state_dict()
+            with open_dict(cfg):
+                cfg.source = source
+                cfg.latent_dim = source.latent_dim
+                cfg.prior = source.prior
+            return weights
+        path = cfg.generator_ckpt
         if not path:
             raise UserError("model=regressor needs the generator to invert: add model.generator_ckpt=PATH")
         source_ckpt = ckpt_io.load(path)
         source = source_ckpt["config"]["model"]
+        prior = typed(SCHEMAS[source["name"]], source).prior
         trained_on = source_ckpt["data"]
         if trained_on["name"] != info.name or list(trained_on["shape"]) != list(info.shape):
             raise UserError(f"the generator in {path} was trained on {trained_on['name']} {trained_on['shape']}, "
@@ -53,7 +71,7 @@ class Regressor(LatentModel):
         with open_dict(cfg):
             cfg.source = source
             cfg.latent_dim = source["latent_dim"]
-            cfg.prior = source.get("prior", "normal")
+            cfg.prior = prior
         return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
 
     def train(self, mode: bool = True):
@@ -68,10 +86,15 @@ class Regressor(LatentModel):
         return {"encoder": self.adam([self.encoder], self.cfg.lr)}
 
     def losses(self, batch):
-        x, _ = batch  # only its size is used: the training pairs come from the generator
+        x, _ = batch  # the latent loss uses only its size: those pairs come from the generator
         z = self.sample_latent(len(x))
         with torch.no_grad():
             x_fake = self.generator(z)
         z_hat = self.encoder(x_fake)
         loss = F.mse_loss(z_hat, z) if self.distance == "l2" else F.l1_loss(z_hat, z)
-        yield "encoder", loss, {"loss": loss}
+        logs = {"loss": loss}
+        if self.pixel_weight:  # amortised inversion of the real images: G(E(x)) should be x
+            pixels = F.mse_loss(self.generator(self.encode(x)), x)
+            loss = loss + self.pixel_weight * pixels
+            logs["pixels"] = pixels
+        yield "encoder", loss, logs

@@ -27,7 +27,7 @@ class VAE(LatentModel):
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
         self.require_normal_prior()
-        self.likelihood = cfg.get("likelihood", "gaussian")
+        self.likelihood = cfg.likelihood
         if self.likelihood not in ("gaussian", "bernoulli"):
             raise UserError(f"model.likelihood={self.likelihood!r} is not one of gaussian, bernoulli")
         if self.likelihood == "bernoulli" and info.kind != "image":
@@ -46,7 +46,7 @@ class VAE(LatentModel):
         x, _ = batch
         mean, log_var = self.encoder(x)
         z = reparameterise(mean, log_var)
-        nll = negative_log_likelihood(self.generator(z), x, self.likelihood, float(self.cfg.get("sigma", 0.1))).mean()
+        nll = negative_log_likelihood(self.generator(z), x, self.likelihood, self.cfg.sigma).mean()
         kl = kl_to_standard_normal(mean, log_var).mean()
-        loss = nll + float(self.cfg.get("beta", 1.0)) * kl
+        loss = nll + self.cfg.beta * kl
         yield "vae", loss, {"loss": loss, "nll": nll, "kl": kl}

@@ -62,9 +62,9 @@ class VAEGAN(LatentModel):
         # Each later loss is built after the previous update, so no graph spans a changed weight.
         kl = kl_to_standard_normal(mean, log_var).mean()
         feature = self.feature_loss(x, x_rec)
-        yield "encoder", float(self.cfg.get("beta", 1.0)) * kl + feature, {"kl": kl, "feature": feature}
+        yield "encoder", self.cfg.beta * kl + feature, {"kl": kl, "feature": feature}
 
         x_rec = self.generator(z.detach())
         loss_adv = self.adversarial.generator(self.discriminator(torch.cat([x_rec, x_prior])))
-        loss_g = float(self.cfg.get("gamma", 1.0)) * self.feature_loss(x, x_rec) + loss_adv
+        loss_g = self.cfg.gamma * self.feature_loss(x, x_rec) + loss_adv
         yield "generator", loss_g, {"loss_g": loss_adv}

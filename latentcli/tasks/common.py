@@ -10,9 +10,17 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from latentcli.config import typed
+from latentcli.config.dataset import SCHEMAS as DATASET_SCHEMAS
 from latentcli.errors import UserError
 from latentcli.files import write_text
-from latentcli.models import load_checkpoint
+from latentcli.config import typed
+from latentcli.config.dataset import SCHEMAS as DATASET_SCHEMAS
+from latentcli.data import build_dataset
+from latentcli.engine.device import pick_device
+from latentcli.models import build_model, load_checkpoint
+from latentcli.models.external import external_info
+from latentcli.paths import config_dir
 
 
 def run_dir() -> Path:
@@ -36,28 +44,71 @@ def seed_everything(seed: int) -> None:
 
 
 def checkpoint_path(cfg) -> str:
-    """cfg.ckpt, which invert and evaluate need."""
-    if not cfg.get("ckpt"):
+    """cfg.ckpt, which invert and evaluate need (unless model=external)."""
+    if not cfg.ckpt:
         raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt)")
     return cfg.ckpt
+
+
+def load_model(cfg):
+    """(model, checkpoint dict) from cfg.ckpt, on cfg.device; or model=external's generator, with a stand-in
+    for the checkpoint dict (its config and data)."""
+    if cfg.get("model") is not None:
+        return external_model(cfg)
+    return load_checkpoint(checkpoint_path(cfg), device=cfg.device)
+
+
+def external_model(cfg):
+    """model=external: the user's generator, checked against the data named by model.dataset (if any)."""
+    model_cfg = cfg.model
+    if model_cfg.name != "external":
+        raise UserError(f"model={model_cfg.name}: a latentcli model comes from its checkpoint (ckpt=PATH); "
+                        "model= takes only external, a generator trained elsewhere")
+    if cfg.get("ckpt"):
+        raise UserError("give ckpt=PATH or model=external, not both")
+    dataset = None
+    data_info = None
+    if model_cfg.get("dataset"):
+        dataset = stored_dataset({"config": {"dataset": dataset_config(model_cfg.dataset)}}, cfg)
+        data_info = build_dataset(dataset).info
+    info = external_info(model_cfg, data_info)
+    model = build_model(model_cfg, info).to(pick_device(cfg.device)).eval()
+    ckpt = {"config": {"model": OmegaConf.to_container(model_cfg, resolve=True),
+                       "dataset": None if dataset is None else OmegaConf.to_container(dataset, resolve=True)},
+            "data": info.to_dict(), "step": 0}
+    return model, ckpt
+
+
+def dataset_config(name: str):
+    """configs/dataset/NAME.yaml, as `dataset=NAME` composes it."""
+    path = Path(config_dir()) / "dataset" / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
+        raise UserError(f"model.dataset={name} is not a dataset; choose one of {known}")
+    raw = OmegaConf.load(path)
+    raw.pop("defaults", None)  # its schema, which typed() applies
+    return typed(DATASET_SCHEMAS[raw.name], raw)
 
 
 def stored_dataset(ckpt: dict, cfg):
     """The checkpoint's dataset config, with a new location where the command line gives one (the data
     moved: dataset.path=DIR, dataset.data_dir=DIR); nothing else of the dataset can be changed."""
+    if ckpt["config"]["dataset"] is None:  # model=external without model.dataset
+        raise UserError("model=external has no test images: add model.dataset=NAME (e.g. fashion_mnist), "
+                        "or invert inputs=folder inputs.path=DIR or inputs=samples")
     dataset = OmegaConf.create(ckpt["config"]["dataset"])
-    for key, value in (cfg.get("dataset") or {}).items():
+    for key, value in cfg.dataset.items():
         if value is None:
             continue
         if key not in dataset:
             raise UserError(f"dataset.{key}={value}: the checkpoint's dataset ({dataset.name}) has no {key}")
         dataset[key] = str(Path(value).expanduser())
-    return dataset
+    return typed(DATASET_SCHEMAS[dataset.name], dataset)
 
 
 def load_regressor(inference_cfg):
     """The model=regressor checkpoint that inference=regressor uses, or None."""
-    path = inference_cfg.get("regressor_ckpt")
-    if inference_cfg.method != "regressor" or not path:
+    if inference_cfg.method != "regressor" or not inference_cfg.regressor_ckpt:
         return None
+    path = inference_cfg.regressor_ckpt
     return load_checkpoint(path, device="cpu")[0]

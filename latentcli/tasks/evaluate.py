@@ -15,7 +15,7 @@ from latentcli.inference import build_inverter
 from latentcli.metrics import METRICS
 from latentcli.metrics.context import EvaluationContext
 from latentcli.models import load_checkpoint
-from latentcli.tasks.common import load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
+from latentcli.tasks.common import load_model, load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
 from latentcli.tasks.inputs import count_or_all
 
 # the sweep summary's bar plot when summary_metric is not set: the first of these the runs have
@@ -30,7 +30,12 @@ def run(cfg) -> None:
     if cfg.sweep:
         evaluate_sweep(cfg, out)
         return
-    if not cfg.get("ckpt"):
+    if cfg.get("model") is not None:  # model=external: a generator trained elsewhere
+        metrics = evaluate_checkpoint(cfg, None, out)
+        print(one_line(metrics))
+        print(f"wrote {out / 'metrics.json'}, {out / 'report.md'}")
+        return
+    if not cfg.ckpt:
         raise UserError("no checkpoint given: add ckpt=PATH (e.g. outputs/train/<run>/checkpoints/last.ckpt), "
                         "or sweep=DIR for every run of a multirun")
     metrics = evaluate_checkpoint(cfg, Path(cfg.ckpt), out)
@@ -43,8 +48,8 @@ def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
     there); else recon and latent, and modes on 2-D mixtures."""
     if cfg.metrics is not None:  # metrics=recon (one bare name) as well as metrics=[recon,latent]
         names = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)
-    elif dataset_cfg is not None and dataset_cfg.get("metrics") is not None:
-        names = list(dataset_cfg["metrics"])
+    elif dataset_cfg is not None and dataset_cfg.metrics is not None:
+        names = list(dataset_cfg.metrics)
     else:
         names = ["recon", "latent"] + (["modes"] if info.centres is not None else [])
     unknown = [n for n in names if n not in METRICS]
@@ -53,21 +58,23 @@ def metric_names(cfg, info, dataset_cfg=None) -> list[str]:
     return names
 
 
-def evaluate_checkpoint(cfg, ckpt_path: Path, out: Path) -> dict:
+def evaluate_checkpoint(cfg, ckpt_path: Path | None, out: Path) -> dict:
+    """ckpt_path None: model=external's generator."""
     seed_everything(cfg.seed)
     count_or_all(cfg.n)
-    model, ckpt = load_checkpoint(ckpt_path, device=cfg.device)
-    data = build_dataset(stored_dataset(ckpt, cfg))
+    model, ckpt = load_checkpoint(ckpt_path, device=cfg.device) if ckpt_path is not None else load_model(cfg)
+    dataset_cfg = stored_dataset(ckpt, cfg)
+    data = build_dataset(dataset_cfg)
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     ctx = EvaluationContext(model, data, inverter, cfg, out)
-    metrics = {"ckpt": str(ckpt_path), "model": ckpt["config"]["model"]["name"], "dataset": data.info.name,
+    metrics = {"ckpt": str(ckpt_path or cfg.model.target), "model": ckpt["config"]["model"]["name"], "dataset": data.info.name,
                "step": ckpt["step"], "inference": inverter.method, "n_test": len(ctx.test)}
     if data.info.kind == "image":
         viz.save_image_grid(ctx.samples[:64], ctx.figure("Samples from the prior", "samples.png"))
-    for name in metric_names(cfg, data.info, ckpt["config"]["dataset"]):
+    for name in metric_names(cfg, data.info, dataset_cfg):
         metrics[name] = METRICS[name].evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
-    report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out))
+    report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out) if ckpt_path else None)
     return metrics
 
 

@@ -20,7 +20,8 @@ from latentcli.data import batch_stream, build_dataset
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
 from latentcli.engine.environment import write_run_info
-from latentcli.engine.trainer import Trainer, TrainerConfig
+from latentcli.config import TrainerConfig, typed
+from latentcli.engine.trainer import Trainer
 from latentcli.errors import StorageError, UserError
 from latentcli.files import remove_temporaries, write_text
 from latentcli.models import build_model
@@ -160,7 +161,7 @@ def train(cfg) -> None:
         cfg = resumed_config(resume_state["config"], cfg, overrides)
         print(f"{said}resuming {out} from step {resume_state['step']}")
     pick_device(cfg.trainer.device, key="trainer.device")  # before the data is read: a wrong device is one line
-    trainer_cfg = TrainerConfig.from_cfg(cfg.trainer)
+    trainer_cfg = OmegaConf.to_object(typed(TrainerConfig, cfg.trainer))  # a resumed run's config is checked too
     seed_everything(cfg.seed)
     data = build_dataset(cfg.dataset)
     model = build_model(cfg.model, data.info)

@@ -1,0 +1,105 @@
+"""inference=: how latents are found. Every method's config carries the optimisation options, so that one sweep
+sets them for every method it compares (`latentcli evaluate -m sweep=DIR inference=encoder,hybrid
+inference.steps=30`); READS names what the methods that do not optimise actually read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from latentcli.config.checks import Checked, at_least, existing, one_of, positive
+
+METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor", "fast")
+READS = {"encoder": ("batch_size",), "regressor": ("regressor_ckpt", "batch_size")}
+
+
+@dataclass
+class InferenceConfig(Checked):
+    """inference=optimize: gradient descent on z through the frozen generator, batched over all items."""
+
+    PREFIX = "inference."
+    method: str = one_of(*METHODS, default="optimize")
+    steps: int = positive(500)
+    # lbfgs: one L-BFGS iteration per step (strong-Wolfe line search), the batch as one problem; bfgs: a dense BFGS
+    # matrix per item, lazy Armijo steps (lr: the first step's length); lm: Levenberg-Marquardt per item
+    optimizer: str = one_of("adam", "lbfgs", "bfgs", "lm")
+    lr: float = positive(0.05)
+    loss: str = one_of("mse", "l1")  # the pixel distance minimised
+    perceptual_weight: float = at_least(0, 0.0)  # ||D.features(G(z)) - D.features(x)||^2 (an image discriminator)
+    prior_weight: float = at_least(0, 0.0)  # the prior's negative log-density of z, per latent dimension
+    encoder_weight: float = at_least(0, 0.0)  # ||z - E(G(z))||^2 (In-Domain GAN inversion's regulariser)
+    init: str = one_of("prior_mean", "random", "encoder")  # prior_mean: z = 0; random: a prior draw; encoder: E(x)
+    candidates: int = positive(1)  # the start is the best of init's and candidates - 1 prior draws (a forward each)
+    restarts: int = positive(1)  # starts per item: the first from init, the rest random prior draws; the best kept
+    # stop once no item has improved by more than tol (relative) for this many steps; null: never
+    patience: Optional[int] = positive(100)
+    tol: float = at_least(0, 1e-4)
+    history_every: int = positive(10)  # every item's loss is recorded every N steps (latents.pt: history)
+    batch_size: int = positive(1024)  # items optimised together (x restarts)
+    progress: bool = True
+    # none | truncate (|z_i| <= radius) | ball (||z|| <= radius) | sphere (||z|| = radius; null: sqrt(latent_dim))
+    constraint: str = one_of("none", "truncate", "ball", "sphere")
+    radius: Optional[float] = positive(None)
+
+    def together(self) -> str | None:
+        if self.constraint in ("truncate", "ball") and self.radius is None:
+            bound = "|z_i|" if self.constraint == "truncate" else "||z||"
+            return f"inference.constraint={self.constraint} needs inference.radius > 0 ({bound} <= radius)"
+        if self.optimizer == "lm" and (self.loss != "mse" or self.perceptual_weight or self.encoder_weight):
+            return ("inference.optimizer=lm minimises squared pixel error (with prior_weight): it takes loss=mse and "
+                    "no perceptual_weight or encoder_weight; use optimizer=bfgs for those")
+        return None
+
+
+@dataclass
+class AutoConfig(InferenceConfig):
+    """The model's encoder when it has one, otherwise optimisation."""
+
+    method: str = one_of(*METHODS, default="auto")
+
+
+@dataclass
+class EncoderConfig(InferenceConfig):
+    """One forward pass through the model's encoder; reads only batch_size."""
+
+    method: str = one_of(*METHODS, default="encoder")
+
+
+@dataclass
+class HybridConfig(InferenceConfig):
+    """Encoder start, then optimisation that keeps z near E(G(z)) (Zhu et al. 2020, In-Domain GAN Inversion).
+    Chosen on Fashion-MNIST *train* images with a BiGAN (benchmarks/RESULTS.md): L-BFGS converges in far fewer
+    steps than Adam from a good start."""
+
+    method: str = one_of(*METHODS, default="hybrid")
+    init: str = one_of("prior_mean", "random", "encoder", default="encoder")
+    optimizer: str = one_of("adam", "lbfgs", default="lbfgs")
+    lr: float = positive(0.5)
+    steps: int = positive(50)
+    encoder_weight: float = at_least(0, 0.01)
+
+
+@dataclass
+class RegressorConfig(InferenceConfig):
+    """A plain GAN's images mapped to z by a latent regressor trained on its generator (model=regressor)."""
+
+    method: str = one_of(*METHODS, default="regressor")
+    regressor_ckpt: Optional[str] = existing("checkpoint")
+
+
+@dataclass
+class FastConfig(InferenceConfig):
+    """The seed loop's quality at a hundredth of its cost (benchmarks/RESULTS.md, issue 14): the encoder's start
+    (best a regressor with model.pixel_weight), then per-item BFGS steps, each item stopping once it stops
+    improving. Chosen on Fashion-MNIST *train* images."""
+
+    method: str = one_of(*METHODS, default="fast")
+    init: str = one_of("prior_mean", "random", "encoder", default="encoder")
+    optimizer: str = one_of("adam", "lbfgs", "bfgs", "lm", default="bfgs")
+    lr: float = positive(0.5)
+    steps: int = positive(20)
+    batch_size: int = positive(64)
+
+
+SCHEMAS = {"fast": FastConfig, "auto": AutoConfig, "encoder": EncoderConfig, "optimize": InferenceConfig, "hybrid": HybridConfig,
+           "regressor": RegressorConfig}

@@ -1,0 +1,194 @@
+"""The three tasks' own keys (configs/train.yaml, invert.yaml, evaluate.yaml), and the groups only invert and
+evaluate use: inputs=, edit= and evaluate's metric settings. The groups a task composes (model, dataset, trainer,
+inference, inputs, edit) are Any here: their own schemas (latentcli.config.model, ...) type them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from omegaconf import II, MISSING, OmegaConf
+
+from latentcli.config.checks import Check, Checked, is_number, typed, at_least, between, checked, each, existing, fraction, one_of, positive
+
+DEVICE = "auto"  # auto: cuda, then mps, then cpu
+
+
+@dataclass
+class TrainConfig(Checked):
+    model: Any = MISSING
+    dataset: Any = MISSING
+    trainer: Any = MISSING
+    seed: int = 0
+    batch_size: int = positive(II("dataset.batch_size"))
+    # true: continue the run in hydra.run.dir from its checkpoints/last.ckpt; auto: that if it has one, else start it
+    resume: Any = one_of(False, True, "auto")
+
+
+@dataclass
+class Relocation(Checked):
+    """Where the checkpoint's data is now, if it moved (null: where it was trained)."""
+
+    PREFIX = "dataset."
+    path: Optional[str] = existing("folder")  # dataset=image_folder's folder
+    data_dir: Optional[str] = existing("folder")  # torchvision datasets' and Fashion-MNIST's folder
+
+
+def relocation() -> dict:
+    """invert's and evaluate's dataset node, an untyped dict that `together` checks as a Relocation: typed, Hydra
+    would refuse `+dataset=NAME` while composing, before latentcli.overrides can say that the task has no such group."""
+    return {"path": None, "data_dir": None}
+
+
+def check_relocation(dataset) -> None:
+    if OmegaConf.is_config(dataset) or isinstance(dataset, dict):
+        if set(dataset) <= {"path", "data_dir"}:
+            typed(Relocation, OmegaConf.create(dict(dataset)))
+
+
+@dataclass
+class TestInputs(Checked):
+    """inputs=test: the checkpoint's own dataset, test split: the first n items (null: all)."""
+
+    PREFIX = "inputs."
+    source: str = one_of("test", "folder", "samples")
+    n: Optional[int] = positive(256)  # the default of invert's n
+
+
+@dataclass
+class FolderInputs(TestInputs):
+    """inputs=folder: every PNG/JPEG/WebP under path (recursively), converted to the model's channels and size."""
+
+    source: str = one_of("test", "folder", "samples", default="folder")
+    path: Optional[str] = existing("folder")  # required: inputs.path=DIR
+    n: Optional[int] = positive(None)  # at most this many files (null: all)
+
+
+@dataclass
+class SamplesInputs(TestInputs):
+    """inputs=samples: images generated from n seeded prior draws, so latent recovery is measured."""
+
+    source: str = one_of("test", "folder", "samples", default="samples")
+    seed: int = 0
+
+
+@dataclass
+class EditConfig(Checked):
+    """edit=none: no latent-space edit."""
+
+    PREFIX = "edit."
+    kind: str = one_of("none", "interpolate", "arithmetic")
+
+
+@dataclass
+class InterpolateEdit(EditConfig):
+    """edit=interpolate: walks between pairs of inverted inputs (items 0-1, 2-3, ...)."""
+
+    kind: str = one_of("none", "interpolate", "arithmetic", default="interpolate")
+    pairs: int = positive(8)
+    steps: int = at_least(2, 9)  # pictures per walk, both ends included
+
+
+@dataclass
+class ArithmeticEdit(EditConfig):
+    """edit=arithmetic (labelled inputs): z + mean z of class a - mean z of class b, for inputs of class b."""
+
+    kind: str = one_of("none", "interpolate", "arithmetic", default="arithmetic")
+    a: Optional[int] = None  # required: the class to move towards (a label value)
+    b: Optional[int] = None  # required: the class whose items are edited
+    n: int = positive(8)  # items of class b shown
+
+
+@dataclass
+class InvertConfig(Checked):
+    model: Any = None  # model=external: a generator trained outside latentcli, instead of ckpt=
+    inference: Any = MISSING
+    inputs: Any = MISSING
+    edit: Any = MISSING
+    # written by `latentcli train` (required); one that is missing is named by the checkpoint reader itself
+    ckpt: Optional[str] = None
+    model: Any = None  # model=external: a generator trained elsewhere, instead of ckpt (ExternalConfig)
+    # items inverted: the first n test items, n samples, or at most n files of a folder (null: all);
+    # each source's default is its inputs.n. The same key as evaluate's n.
+    n: Optional[int] = positive(II("inputs.n"))
+    device: str = DEVICE
+    dataset: Any = field(default_factory=relocation)  # where the checkpoint's data is now: Relocation
+    seed: int = 0
+
+    def together(self) -> str | None:
+        check_relocation(self.dataset)
+        return None
+
+
+@dataclass
+class LatentMetric(Checked):
+    PREFIX = "latent."
+    n: int = positive(500)  # generated images whose known z is recovered
+
+
+@dataclass
+class ProbeMetric(Checked):
+    PREFIX = "probe."
+    n_train: int = positive(2000)  # train items inverted to fit the probes
+
+
+@dataclass
+class QualityMetric(Checked):
+    PREFIX = "quality."
+    classifier_steps: int = positive(2000)  # training of the cached feature classifier (per dataset and shape)
+
+
+@dataclass
+class BiganMetric(Checked):
+    PREFIX = "bigan."
+    n_train: Optional[int] = positive(None)  # training items whose codes the 1-NN classifier searches (null: all)
+
+
+@dataclass
+class AnomalyMetric(Checked):
+    PREFIX = "anomaly."
+    weight: float = fraction(0.1)  # EGBAD's lambda: (1 - w) * pixel L1 + w * discriminator feature-matching L1
+    k: int = positive(5)  # neighbours of the kNN scores (latent and pixel baseline): mean distance to them
+    n_train: Optional[int] = positive(None)  # normal training items inverted for the latent kNN (null: all of them)
+    baselines: bool = True  # also score the raw pixels by kNN, PCA and a one-class SVM fitted on the normal train split
+    pca_components: int = positive(32)
+    ocsvm_nu: float = checked(0.1, Check(lambda v: is_number(v) and 0 < v <= 1, " must be in (0, 1]"))  # fixed, not tuned
+    # RBF width: scale (scikit-learn's rule 1 / (n_features * Var(train))), auto, or a number > 0
+    ocsvm_gamma: Any = checked("scale", Check(lambda v: v in ("scale", "auto") if isinstance(v, str) else is_number(v) and v > 0,
+                                              " must be scale, auto or a number > 0"))
+
+
+@dataclass
+class CompressionMetric(Checked):
+    PREFIX = "compression."
+    bits: List[int] = each(between(1, 16), lambda: [2, 3, 4, 6, 8])  # quantisation of z, bits per value
+    jpeg_qualities: List[int] = each(between(1, 100), lambda: [5, 10, 25, 50, 75, 95])
+
+
+@dataclass
+class EvaluateConfig(Checked):
+    model: Any = None  # model=external: a generator trained outside latentcli, instead of ckpt=
+    inference: Any = MISSING
+    ckpt: Optional[str] = None  # written by `latentcli train` (required unless sweep is set; a missing one is named)
+    model: Any = None  # model=external: a generator trained elsewhere, instead of ckpt (ExternalConfig)
+    sweep: Optional[str] = existing("folder")  # a multirun folder: every run in it, then summary.csv / .md / .png
+    # null: the run's dataset.metrics if set, else [recon, latent] (+ modes on 2-D mixtures); a name or a list of
+    # recon, latent, quality, probe, anomaly, modes, compression, pacgan, veegan, alice, bigan
+    metrics: Any = None
+    n: Optional[int] = positive(1000)  # test items inverted and scored (null: the whole test split)
+    n_samples: int = positive(2500)  # generated samples for modes and quality (the PacGAN protocol uses 2,500)
+    device: str = DEVICE
+    dataset: Any = field(default_factory=relocation)  # where the checkpoint's data is now: Relocation
+    seed: int = 0
+
+    def together(self) -> str | None:
+        check_relocation(self.dataset)
+        return None
+    latent: LatentMetric = field(default_factory=LatentMetric)
+    probe: ProbeMetric = field(default_factory=ProbeMetric)
+    quality: QualityMetric = field(default_factory=QualityMetric)
+    bigan: BiganMetric = field(default_factory=BiganMetric)
+    anomaly: AnomalyMetric = field(default_factory=AnomalyMetric)
+    compression: CompressionMetric = field(default_factory=CompressionMetric)
+    # the sweep summary's bar plot; null: the paper protocol's modes (or alice.mse), else modes.modes_covered, recon.psnr
+    summary_metric: Optional[str] = None
