@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from latentcli import viz
+from latentcli.engine.logging import open_run_loggers
 from latentcli.files import write_text
 
 
@@ -71,3 +72,20 @@ def write_report(path: Path, metrics: dict, figures: list, curves: Path | None) 
         for title, picture in pictures:
             lines += [f"### {title}", "", f"![{title}]({Path(picture).name})", ""]
     write_text(path, "\n".join(lines))
+
+
+def log_to_run(ckpt: Path, config: dict, metrics: dict, figures: list) -> None:
+    """An evaluation's numbers and pictures, added to the trackers of the training run the checkpoint belongs
+    to, at the checkpoint's step, as evaluate/<inversion method>/<metric> (so each method is its own column)."""
+    loggers = open_run_loggers(ckpt, config)
+    if loggers is None:
+        return
+    prefix = f"evaluate/{metrics['inference']}/"
+    numbers = {prefix + k: float(v) for k, v in flatten(metrics).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("step", "n_test")}
+    try:
+        loggers.log(metrics["step"], numbers)
+        for figure in figures:
+            loggers.log_image(prefix + Path(figure.path).stem, figure.path, metrics["step"])
+    finally:
+        loggers.close()

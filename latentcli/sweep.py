@@ -70,9 +70,9 @@ SHORT = {"model.name": "model", "dataset.name": "dataset"}
 def run_settings(config: dict) -> dict[str, str]:
     """The configuration a run trained with, from the config stored in its checkpoint (its command line
     may be a resume's): {dotted key: value as text}, seeds, data locations, input checkpoints (a
-    regressor's generator_ckpt) and settings that do not change the result aside."""
+    regressor's generator_ckpt), loggers and settings that do not change the result aside."""
     return {SHORT.get(k, k): str(v) for k, v in flatten(config).items()
-            if k not in NOT_SETTINGS and not k.endswith("ckpt")}
+            if k not in NOT_SETTINGS and not k.endswith("ckpt") and not k.startswith("logger.")}
 
 
 def split_by_dataset(results: list[tuple[dict, dict]]) -> dict[str, list[tuple[dict, dict]]]:
@@ -83,12 +83,15 @@ def split_by_dataset(results: list[tuple[dict, dict]]) -> dict[str, list[tuple[d
     return groups
 
 
-def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str, stem: str = "summary") -> list[dict]:
+def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str, stem: str = "summary",
+              plot_metrics: list[str] | None = None) -> list[dict]:
     """results: (settings, metrics) per run. Writes STEM.csv, STEM.md, STEM.png; returns the rows.
 
     A row is a configuration (the settings that differ between runs, the inversion method among them),
     with mean and std over its runs. STEM.csv has every column; STEM.md lists the columns that are the
-    same in every row once above the table instead of repeating them."""
+    same in every row once above the table instead of repeating them. Besides the bar plot of main_metric,
+    each of plot_metrics (default: main_metric) is drawn against each swept setting (plot_against_settings),
+    and STEM.md shows those pictures under its table."""
     keys = list(dict.fromkeys(k for settings, _ in results for k in settings))
     # a key only some models have (model.lambda) is no difference by itself: their names differ already
     varying = [k for k in keys if len({s[k] for s, _ in results if k in s}) > 1]
@@ -119,7 +122,48 @@ def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str, ste
         viz.save_bar_plot(out / f"{stem}.png", labels, [row.get(f"{main_metric} mean", 0) for row in rows],
                           [row.get(f"{main_metric} std", 0) for row in rows], ylabel=main_metric,
                           title=f"{main_metric}: mean and std over seeds")
+    pictures = plot_against_settings(rows, varying, plot_metrics or [main_metric], out, stem)
+    if pictures:
+        text = (out / f"{stem}.md").read_text() + "\n" + "".join(f"![{title}]({path.name})\n\n"
+                                                               for title, path in pictures)
+        write_text(out / f"{stem}.md", text)
     return rows
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def plot_against_settings(rows: list[dict], varying: list[str], metrics: list[str], out: Path,
+                          stem: str) -> list[tuple[str, Path]]:
+    """STEM_<metric>_vs_<setting>.png for every metric and every swept setting but the model and the
+    inversion method: the metric's mean against the setting, with its std over seeds as error bars, one
+    line per value of the other swept settings (a line per model), as papers draw it. Returns (title, path)."""
+    pictures = []
+    for setting in [k for k in varying if k not in ("model", "inference")]:
+        others = [k for k in varying if k != setting]
+        values = [row[setting] for row in rows]
+        numeric = all(_number(v) is not None for v in values)
+        for metric in metrics:
+            series: dict[str, tuple[list, list, list]] = {}
+            for row in rows:
+                if f"{metric} mean" not in row:
+                    continue
+                xs, means, stds = series.setdefault(", ".join(str(row[k]) for k in others) or metric, ([], [], []))
+                xs.append(_number(row[setting]) if numeric else row[setting])
+                means.append(row[f"{metric} mean"])
+                stds.append(row[f"{metric} std"])
+            if not series:
+                continue
+            title = f"{metric} against {setting}: mean and std over seeds"
+            path = out / f"{stem}_{metric}_vs_{setting}.png"
+            viz.save_errorbar_plot(path, series, xlabel=setting, ylabel=metric, title=title,
+                                   legend_title=", ".join(others))
+            pictures.append((title, path))
+    return pictures
 
 
 def _markdown(rows: list[dict], varying: list[str], names: list[str], settings: dict) -> str:

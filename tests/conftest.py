@@ -71,3 +71,18 @@ def states_equal(a, b) -> bool:
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(states_equal(x, y) for x, y in zip(a, b))
     return a == b
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory) -> Path:
+    """A stand-in for pt_inception-2015-12-05-6726825d.pth (quality.inception_weights): a randomly
+    initialised InceptionV3 of its architecture, saved as a state dict. torchvision's network has the
+    same layers but for its 1000-way head (the file's has 1008). It proves the loading path, not numbers."""
+    import torchvision
+
+    torch.manual_seed(0)
+    net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False)
+    net.fc = torch.nn.Linear(2048, 1008)
+    path = tmp_path_factory.mktemp("inception") / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(net.state_dict(), path)
+    return path

@@ -28,6 +28,8 @@ def test_evaluate_every_image_metric_writes_metrics_and_report(tmp_path, monkeyp
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"recon", "latent", "quality", "probe", "compression"}
     assert 0 <= metrics["quality"]["precision"] <= 1 and math.isfinite(metrics["quality"]["fid"])
+    assert metrics["quality"]["density"] >= 0 and 0 <= metrics["quality"]["coverage"] <= 1
+    assert metrics["quality"]["feature_space"]["fid"] == "classifier (digits), 128-d"
     assert metrics["probe"]["n_train"] == 200 and 0 <= metrics["probe"]["latent"]["1nn"] <= 1
     assert [row["bits_per_dim"] for row in metrics["compression"]["latent"]] == [32, 8, 6, 4, 3, 2]
     assert metrics["compression"]["latent_psnr"]["8_bits"] == metrics["compression"]["latent"][1]["psnr"]
@@ -35,6 +37,22 @@ def test_evaluate_every_image_metric_writes_metrics_and_report(tmp_path, monkeyp
     for picture in ("samples.png", "reconstructions.png", "latents_pca.png", "rate_distortion.png", "curves.png"):
         assert f"]({picture})" in report and (out / picture).stat().st_size > 0
     assert list((tmp_path / "cache" / "classifiers").glob("digits_1x16x16_30.pt"))  # cached for the next run
+
+
+def test_quality_on_inception_features_from_a_weights_file_offline(tmp_path, monkeypatch, inception_weights):
+    monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("torch.hub.load_state_dict_from_url", None)  # nothing may be downloaded
+    run_task("train", "model=bigan", *DIGITS, f"hydra.run.dir={tmp_path / 'run'}")
+    out = tmp_path / "ev"
+    run_task("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=quality", "n=3",
+             "n_samples=3", "quality.classifier_steps=5", f"quality.inception_weights={inception_weights}",
+             "device=cpu", f"hydra.run.dir={out}")  # 299 px Inception on the CPU: a handful of images
+    quality = json.loads((out / "metrics.json").read_text())["quality"]
+    assert math.isfinite(quality["fid"]) and quality["fid"] > 0 and 0 <= quality["coverage"] <= 1
+    assert quality["feature_space"]["fid"] == quality["feature_space"]["kid"] == \
+        "inception_v3 pool3, 2048-d (pt_inception-2015-12-05-6726825d.pth)"
+    assert quality["feature_space"]["inception_score"].startswith("classifier (digits)")
+    assert "inception_v3 pool3" in (out / "report.md").read_text()
 
 
 def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch):

@@ -11,7 +11,8 @@ from latentcli.metrics.anomaly import detection_scores
 from latentcli.metrics.compression import jpeg_round_trip, quantise
 from latentcli.metrics.modes import mode_coverage, own_mode_fraction
 from latentcli.metrics.probe import classification_probes, factor_r2
-from latentcli.metrics.quality import FeatureClassifier, precision_recall, quality_scores
+from latentcli.errors import UserError
+from latentcli.metrics.quality import FeatureClassifier, InceptionFeatures, features, prdc, quality_scores
 from latentcli.metrics.reconstruction import PSNR_CAP, distance_ratio, latent_recovery, reconstruction_metrics
 
 
@@ -64,19 +65,51 @@ def test_latent_recovery_known_values():
 def test_identical_sets_give_fid_near_0_and_full_precision_and_recall():
     torch.manual_seed(0)
     classifier = FeatureClassifier([1, 16, 16], num_classes=3).eval()
-    x = images(300)
-    same = quality_scores(classifier, x, x.clone())
+    x = features(classifier, images(300))
+    same = quality_scores(x, x.clone())
     assert abs(same["fid"]) < 1e-2 and same["precision"] == 1.0 and same["recall"] == 1.0
-    assert abs(same["kid"]) < 1e-3
-    other = quality_scores(classifier, x, torch.full_like(x, -1.0) + 0.01 * images(300, seed=2))
+    assert same["coverage"] == 1.0 and abs(same["kid"]) < 1e-3
+    other = quality_scores(x, features(classifier, torch.full((300, 1, 16, 16), -1.0) + 0.01 * images(300, seed=2)))
     assert other["fid"] > 1000 * max(abs(same["fid"]), 1e-6) and other["precision"] < 0.1 and other["recall"] < 0.1
 
 
-def test_precision_recall_of_a_sampler_that_covers_half_the_data():
-    real = torch.cat([torch.randn(200, 2), torch.randn(200, 2) + 20])
-    fake = torch.randn(200, 2)  # only the first cluster
-    precision, recall = precision_recall(real, fake)
-    assert precision > 0.9 and 0.4 < recall < 0.6
+def circle(n: int, centre: float = 0.0, turn: float = 0.0) -> torch.Tensor:
+    """n points evenly spaced on the unit circle around (centre, 0), turned by `turn` steps: every point's
+    two nearest neighbours lie one step away, so with k = 2 every k-NN ball has the one-step radius."""
+    angle = 2 * np.pi * (torch.arange(n, dtype=torch.float64) + turn) / n
+    return torch.stack([centre + angle.cos(), angle.sin()], dim=1)
+
+
+def test_prdc_known_answers_on_constructed_feature_sets():
+    n = 40
+    # fakes half a step from the reals: each lies inside exactly two real balls (the next real is 1.5 steps off)
+    assert prdc(circle(n), circle(n, turn=0.5), k=2) == {"precision": 1.0, "recall": 1.0, "density": 1.0,
+                                                         "coverage": 1.0}
+    # a sampler that drops one of two modes: all its samples are good, half the data is reached
+    two_modes = torch.cat([circle(n), circle(n, centre=10.0)])
+    assert prdc(two_modes, circle(n, turn=0.5), k=2) == {"precision": 1.0, "recall": 0.5, "density": 1.0,
+                                                         "coverage": 0.5}
+    # a collapsed sampler: every sample between reals 0 and 1, inside their two balls; its own balls are points
+    collapsed = circle(n, turn=0.5)[:1].repeat(n, 1)
+    assert prdc(circle(n), collapsed, k=2) == {"precision": 1.0, "recall": 0.0, "density": 1.0,
+                                               "coverage": 2 / n}
+    assert prdc(circle(n), circle(n, centre=10.0), k=2) == {"precision": 0.0, "recall": 0.0, "density": 0.0,
+                                                            "coverage": 0.0}
+
+
+def test_inception_features_load_from_a_weights_file_and_wrong_files_are_one_line(tmp_path, inception_weights):
+    inception = InceptionFeatures(inception_weights)  # 299 px on the CPU: two images only
+    assert "pt_inception-2015-12-05-6726825d.pth" in inception.space
+    a = features(inception, images(2))
+    assert a.shape == (2, 2048) and torch.isfinite(a).all() and not torch.equal(a[0], a[1])
+    with pytest.raises(UserError, match=r"quality.inception_weights=.*no such file"):
+        InceptionFeatures(tmp_path / "missing.pth")
+    (tmp_path / "text.pth").write_text("not weights")
+    with pytest.raises(UserError, match=r"quality.inception_weights=.*not a PyTorch weights file"):
+        InceptionFeatures(tmp_path / "text.pth")
+    torch.save(FeatureClassifier([1, 16, 16], 3).state_dict(), tmp_path / "other.pth")
+    with pytest.raises(UserError, match=r"quality.inception_weights=.*does not hold the pt_inception"):
+        InceptionFeatures(tmp_path / "other.pth")
 
 
 def test_a_sampler_at_the_25_centres_covers_25_modes_and_one_dropping_half_covers_half():
@@ -122,13 +155,12 @@ def test_quantisation_and_jpeg_round_trips():
 def test_kid_on_too_few_items_for_several_subsets_is_the_whole_set_mmd_without_a_std():
     torch.manual_seed(0)
     classifier = FeatureClassifier([1, 16, 16], num_classes=3).eval()
-    real, fake = images(300), images(300, seed=3) * 0.5
-    scores = quality_scores(classifier, real, fake)  # subsets of 1,000 wanted; 300 items: one subset, no std
+    a, b = features(classifier, images(300)), features(classifier, images(300, seed=3) * 0.5)
+    scores = quality_scores(a, b)  # subsets of 1,000 wanted; 300 items: one subset, no std
     assert scores["kid_std"] is None
-    with torch.no_grad():
-        a, b = classifier(real).double(), classifier(fake).double()
+    a, b = a.double(), b.double()
     kernel = lambda u, v: (u @ v.T / u.shape[1] + 1) ** 3  # noqa: E731  KID's polynomial kernel
     off_diagonal = lambda k: (k.sum() - k.diag().sum()) / (len(k) * (len(k) - 1))  # noqa: E731
     mmd = off_diagonal(kernel(a, a)) + off_diagonal(kernel(b, b)) - 2 * kernel(a, b).mean()
     assert scores["kid"] == pytest.approx(float(mmd), rel=1e-3, abs=1e-7)
-    assert quality_scores(classifier, real, fake, kid_subset=100)["kid_std"] > 0  # 3 x the subset: a spread
+    assert quality_scores(a.float(), b.float(), kid_subset=100)["kid_std"] > 0  # 3 x the subset: a spread

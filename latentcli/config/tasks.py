@@ -21,6 +21,7 @@ class TrainConfig(Checked):
     trainer: Any = MISSING
     seed: int = 0
     batch_size: int = positive(II("dataset.batch_size"))
+    logger: Any = field(default_factory=dict)  # filled by the logger group; {} when logger=[] chose none
     # true: continue the run in hydra.run.dir from its checkpoints/last.ckpt; auto: that if it has one, else start it
     resume: Any = one_of(False, True, "auto")
 
@@ -136,6 +137,10 @@ class ProbeMetric(Checked):
 class QualityMetric(Checked):
     PREFIX = "quality."
     classifier_steps: int = positive(2000)  # training of the cached feature classifier (per dataset and shape)
+    nearest_k: int = positive(5)  # k of precision, recall, density, coverage (prdc; Naeem et al. 2020 use 5)
+    # PATH to pt_inception-2015-12-05-6726825d.pth (pytorch-fid / torch-fidelity): FID, KID, precision... on
+    # InceptionV3 features, comparable with papers; null: the classifier's (a missing file is named by quality.py)
+    inception_weights: Optional[str] = None
 
 
 @dataclass
@@ -192,3 +197,5 @@ class EvaluateConfig(Checked):
     compression: CompressionMetric = field(default_factory=CompressionMetric)
     # the sweep summary's bar plot; null: the paper protocol's modes (or alice.mse), else modes.modes_covered, recon.psnr
     summary_metric: Optional[str] = None
+    # metrics drawn against each swept setting, a line per model (e.g. [recon.psnr,quality.fid]); null: summary_metric
+    summary_plots: Any = None

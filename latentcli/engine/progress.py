@@ -10,8 +10,10 @@ from tqdm.auto import tqdm
 
 
 class Progress:
-    def __init__(self, total: int, step: int, desc: str, show: bool, logger=None, group=None):
+    def __init__(self, total: int, step: int, desc: str, show: bool, logger=None, group=None,
+                 close_logger: bool = True):
         self.logger, self.group = logger, group
+        self.close_logger = close_logger  # False: the caller opened the logger and closes it
         self.running: dict[str, torch.Tensor] = {}
         self.count = 0
         self.last_logs: dict[str, float] = {}
@@ -38,5 +40,5 @@ class Progress:
         if converged:  # done before the budget: the bar ends full, at the step reached
             self.bar.total = step
         self.bar.close()
-        if self.logger is not None:
+        if self.logger is not None and self.close_logger:
             self.logger.close()

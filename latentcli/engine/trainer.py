@@ -55,12 +55,14 @@ class Trainer:
         self._stop_reason = reason
 
     def fit(self, model: torch.nn.Module, make_batches: Callable[[int], Iterator],
-            resume: dict | None = None) -> TrainResult:
-        """Optimises `model` on the batches `make_batches(start_step)` yields, from `resume` if given."""
+            resume: dict | None = None, logger: MetricsLogger | None = None) -> TrainResult:
+        """Optimises `model` on the batches `make_batches(start_step)` yields, from `resume` if given.
+        logger: one the caller opened and closes (the train task's, with its chosen loggers); None: the
+        Trainer opens its own in run_dir (TensorBoard as cfg.tensorboard says)."""
         cfg = self.cfg
         state = self._start(model, resume)
         batches = make_batches(state.step)
-        progress = self._progress(state.step)
+        progress = self._progress(state.step, logger)
         converges = isinstance(model, Converging)
         stopped_by = None
         start = saved_at = time.monotonic()
@@ -120,10 +122,13 @@ class Trainer:
         self._watch = FiniteWatch()
         return state
 
-    def _progress(self, step: int) -> Progress:
+    def _progress(self, step: int, logger: MetricsLogger | None) -> Progress:
         main, saves = self.group.is_main, self.checkpoints is not None
-        logger = MetricsLogger(self.run_dir, resume_step=step, tensorboard=self.cfg.tensorboard) if saves and main else None
-        return Progress(self.cfg.max_steps, step, self.desc, self.cfg.progress and main, logger, self.group)
+        own = logger is None and saves and main
+        if own:
+            logger = MetricsLogger(self.run_dir, resume_step=step, tensorboard=self.cfg.tensorboard)
+        return Progress(self.cfg.max_steps, step, self.desc, self.cfg.progress and main, logger, self.group,
+                        close_logger=own)
 
     def _reason_to_stop(self, start: float) -> str | None:
         """A signal or the time budget; every process must stop at the same step, though a signal may reach

@@ -74,4 +74,5 @@ def build_inverter(cfg, model, seed: int = 0, regressor=None):
 def _auto(cfg, model, seed: int, regressor):
     """The model's encoder when it has one, else latent optimisation."""
     method = "encoder" if model.has_encoder else "optimize"
-    return METHODS[method](OmegaConf.merge(cfg, {"method": method}), model, seed, regressor)
+    plain = OmegaConf.create({**OmegaConf.to_container(cfg), "method": method})  # untyped: AutoConfig is no EncoderConfig
+    return METHODS[method](typed(SCHEMAS[method], plain), model, seed, regressor)

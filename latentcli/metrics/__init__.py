@@ -22,7 +22,7 @@ METRICS = Registry("metric", {
 }, help={
     "recon": "MSE, PSNR, SSIM of G(z) against the test images, and the BiGAN distance ratio",
     "latent": "recovery of the known z of generated images: relative error, cosine, re-generation PSNR",
-    "quality": "FID, KID, precision/recall, inception score on a small classifier's features (offline)",
+    "quality": "FID, KID, precision/recall/density/coverage on a small classifier's (or Inception's) features",
     "probe": "1-NN and logistic-regression label accuracy from latents, beside raw pixels; PCA picture",
     "anomaly": "one-class anomaly detection (train with dataset.classes=[c]): AUROC, AUPRC, ROC",
     "modes": "mode coverage and high-quality fraction of samples on the 2-D mixtures ring8, grid25",

@@ -53,5 +53,5 @@ def evaluate(ctx) -> dict:
     viz.save_points_plot(ctx.figure("Samples, reconstructions and modes", "modes.png"), ctx.data.test.x,
                          samples=ctx.samples, reconstructions=ctx.test_inversion.x_hat, centres=centres,
                          title=f"{ctx.model.cfg.name}: {result['modes_covered']}/{result['modes_total']} modes, "
-                               f"{100 * result['high_quality_fraction']:.1f}% high quality")
+                               f"{100 * result['high_quality_fraction']:.1f}% high quality", radius=3 * info.sigma)
     return result

@@ -1,20 +1,27 @@
 """metrics=[quality]: sample quality and diversity against the test split, offline.
 
-Inception weights would need a download, so the features come from a small classifier trained on the
-dataset's train split by the shared Trainer and cached per dataset (in ~/.cache/latentcli/classifiers).
-On its penultimate features: FID and KID (torchmetrics, with this classifier as the feature extractor),
-improved precision and recall (Kynkaanniemi et al. 2019, k = 3), and the classifier's "inception score"
-exp(E KL(p(y|x) || p(y))) as ALICE reports it. The classifier's own test accuracy comes with them.
+Inception weights would need a download, so by default the features come from a small classifier trained
+on the dataset's train split by the shared Trainer and cached per dataset (in ~/.cache/latentcli/classifiers).
+With quality.inception_weights=PATH (the pt_inception-2015-12-05 file of pytorch-fid and torch-fidelity)
+they are InceptionV3's 2048 pool features instead, read from that file (nothing is downloaded), and FID and
+KID are the papers' numbers. On those features: FID and KID (torchmetrics), and precision, recall, density
+and coverage (Naeem et al. 2020, the prdc package, k = quality.nearest_k). The "inception score"
+exp(E KL(p(y|x) || p(y))) is the classifier's, as ALICE reports it, whatever the features; the classifier's
+own test accuracy comes with them. metrics.json's feature_space names each number's features.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.image.fid import FrechetInceptionDistance
+from prdc import compute_prdc
+from torchmetrics.image.fid import FrechetInceptionDistance, NoTrainInceptionV3
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from latentcli.data import batch_stream
@@ -87,50 +94,114 @@ def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifi
     return classifier, test_accuracy
 
 
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
-    """Improved precision (fakes inside the real manifold) and recall (reals inside the fake manifold):
-    each set's manifold is the union of balls reaching every point's k-th nearest neighbour."""
-    def radii(points):
-        return torch.cdist(points, points).kthvalue(k + 1, dim=1).values  # +1: a point is its own nearest
+class InceptionFeatures(nn.Module):
+    """Images in [-1, 1] -> InceptionV3's 2048 pool features, the space of pytorch-fid's and the papers' FID:
+    torchmetrics' extractor (torch-fidelity's network) read from a pt_inception-2015-12-05 weights file."""
 
-    def inside(points, manifold, r):
-        return (torch.cdist(points, manifold) <= r.unsqueeze(0)).any(dim=1).float().mean()
+    def __init__(self, path: str | Path):
+        super().__init__()
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise UserError(f"quality.inception_weights={path}: no such file (the pt_inception-2015-12-05 "
+                            f"weights that pytorch-fid and torch-fidelity use)")
+        try:  # weights only, before torch-fidelity's own unrestricted torch.load of the same file
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise UserError(f"quality.inception_weights={path} is not a PyTorch weights file "
+                            f"({type(err).__name__})") from None
+        if not isinstance(state, dict):
+            raise UserError(f"quality.inception_weights={path} holds a {type(state).__name__}, not a state dict")
+        try:
+            self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+                                          feature_extractor_weights_path=str(path),
+                                          antialias=False)  # resized as the TensorFlow original: papers' numbers
+        except RuntimeError as err:  # load_state_dict: missing, unexpected or misshapen weights
+            first = str(err).strip().splitlines()[1:2] or [str(err)]
+            raise UserError(f"quality.inception_weights={path} does not hold the pt_inception-2015-12-05 "
+                            f"InceptionV3 weights: {first[0].strip()[:200]}") from None
+        self.space = f"inception_v3 pool3, 2048-d ({path.name})"
 
-    return float(inside(fake, real, radii(real))), float(inside(real, fake, radii(fake)))
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # the 0..255 RGB it was trained on
+        return self.net(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
 
 
 @torch.no_grad()
-def quality_scores(classifier: FeatureClassifier, real: torch.Tensor, fake: torch.Tensor,
-                   kid_subset: int = 1000) -> dict[str, float | None]:
-    """kid_std: the spread of KID over 50 random subsets of kid_subset items; None with fewer than twice that
+def features(extractor: nn.Module, images: torch.Tensor, device: torch.device | str = "cpu",
+             batch: int = 1024) -> torch.Tensor:
+    extractor.to(device)
+    return torch.cat([extractor(part.to(device)).float().cpu() for part in images.split(batch)])
+
+
+class _Given(nn.Identity):
+    """Hands FID and KID features computed once (by the classifier or Inception) instead of images."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.num_features = dim
+
+
+def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> dict[str, float]:
+    """Precision, recall, density and coverage (Naeem et al. 2020, the `prdc` package) of two feature sets:
+    precision and density ask how far the fakes lie inside the real k-NN balls, recall how far the reals lie
+    inside the fakes', coverage which real balls hold at least one fake. k shrinks to fit a set of k items or
+    fewer (a smoke test's handful; at least 3 items)."""
+    k = max(1, min(k, len(real) - 2, len(fake) - 2))  # prdc partitions at k + 1 within each set
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the two set sizes
+        scores = compute_prdc(real.double().numpy(), fake.double().numpy(), nearest_k=k)
+    return {name: float(scores[name]) for name in ("precision", "recall", "density", "coverage")}
+
+
+@torch.no_grad()
+def quality_scores(real: torch.Tensor, fake: torch.Tensor, kid_subset: int = 1000,
+                   nearest_k: int = 5) -> dict[str, float | None]:
+    """FID, KID (torchmetrics) and precision, recall, density, coverage (prdc) on real and fake features.
+
+    kid_std: the spread of KID over 50 random subsets of kid_subset items; None with fewer than twice that
     many items, where the subsets would be (nearly) the whole set each time and their spread meaningless."""
-    fid = FrechetInceptionDistance(feature=classifier, reset_real_features=True)
+    given = _Given(real.shape[1])
+    fid = FrechetInceptionDistance(feature=given, reset_real_features=True)
     n = min(len(real), len(fake))
     subset = min(kid_subset, n)
     several = n >= 2 * subset
-    with warnings.catch_warnings():  # it warns that it keeps all features: a few thousand 128-d vectors here
+    with warnings.catch_warnings():  # it warns that it keeps all features: a few thousand vectors here
         warnings.simplefilter("ignore", UserWarning)
-        kid = KernelInceptionDistance(feature=classifier, subset_size=subset, subsets=50 if several else 1)
-    for part in real.split(1024):
-        fid.update(part, real=True)
-        kid.update(part, real=True)
-    for part in fake.split(1024):
-        fid.update(part, real=False)
-        kid.update(part, real=False)
+        kid = KernelInceptionDistance(feature=given, subset_size=subset, subsets=50 if several else 1)
+    for metric in (fid, kid):
+        metric.update(real, real=True)
+        metric.update(fake, real=False)
     with warnings.catch_warnings():  # the std of one subset is undefined and warned about; it is not reported
         warnings.simplefilter("ignore", UserWarning)
         kid_mean, kid_std = kid.compute()
-    features = [torch.cat([classifier(part) for part in s.split(1024)]) for s in (real, fake)]
-    precision, recall = precision_recall(*features)
+    return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std) if several else None,
+            **prdc(real, fake, nearest_k)}
+
+
+@torch.no_grad()
+def inception_score(classifier: FeatureClassifier, fake: torch.Tensor) -> float:
+    """exp(E KL(p(y|x) || p(y))) with the dataset's classifier as p(y|x), as ALICE reports it."""
     probs = torch.cat([classifier.logits(part).softmax(1) for part in fake.split(1024)])
     kl = (probs * (probs.clamp(min=1e-12).log() - probs.mean(0, keepdim=True).clamp(min=1e-12).log())).sum(1)
-    return {"fid": float(fid.compute()), "kid": float(kid_mean), "kid_std": float(kid_std) if several else None,
-            "precision": precision, "recall": recall, "inception_score": float(kl.mean().exp())}
+    return float(kl.mean().exp())
 
 
 def evaluate(ctx) -> dict:
-    classifier, test_accuracy = feature_classifier(ctx.data, int(ctx.cfg.quality.classifier_steps), ctx.cfg.seed)
+    options = ctx.cfg.quality
+    weights = options.get("inception_weights")
+    inception = InceptionFeatures(weights) if weights else None  # a wrong file is refused before any work
+    classifier, test_accuracy = feature_classifier(ctx.data, int(options.classifier_steps), ctx.cfg.seed)
     real = ctx.test.x
     fake = ctx.samples[:len(real)]  # as many samples as real images, or all there are
-    result = quality_scores(classifier, real, fake)
-    return {**result, "n_real": len(real), "n_fake": len(fake), "classifier_test_accuracy": test_accuracy}
+    if inception is not None:
+        space = inception.space
+        real_features, fake_features = (features(inception, x, ctx.device, batch=64) for x in (real, fake))
+    else:
+        space = f"classifier ({ctx.data.info.name}), {FEATURES}-d"
+        real_features, fake_features = (features(classifier, x) for x in (real, fake))
+    result = quality_scores(real_features, fake_features, nearest_k=int(options.nearest_k))
+    result["inception_score"] = inception_score(classifier, fake)
+    feature_space = {name: space for name in result if name != "inception_score"}
+    feature_space["inception_score"] = f"classifier ({ctx.data.info.name}) class probabilities"
+    return {**result, "n_real": len(real), "n_fake": len(fake), "nearest_k": int(options.nearest_k),
+            "classifier_test_accuracy": test_accuracy, "feature_space": feature_space}

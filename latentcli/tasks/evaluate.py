@@ -75,6 +75,8 @@ def evaluate_checkpoint(cfg, ckpt_path: Path | None, out: Path) -> dict:
         metrics[name] = METRICS[name].evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out) if ckpt_path else None)
+    if ckpt_path:
+        report.log_to_run(ckpt_path, ckpt["config"], metrics, ctx.figures)
     return metrics
 
 
@@ -102,7 +104,8 @@ def evaluate_sweep(cfg, out: Path) -> None:
     for dataset, part in by_dataset.items():
         stem = "summary" if len(by_dataset) == 1 else f"summary_{dataset}"
         main = cfg.summary_metric or next((m for key, m in SUMMARY_METRICS if key in part[0][1]), "step")
-        rows = sweep.summarise(part, out, main, stem)
+        plots = cfg.get("summary_plots")
+        rows = sweep.summarise(part, out, main, stem, [plots] if isinstance(plots, str) else plots)
         sweep.append_where_they_ran(out / f"{stem}.md", runs)
         sweep.append_failed(out / f"{stem}.md", failed)
         print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "

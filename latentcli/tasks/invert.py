@@ -122,11 +122,14 @@ def save_edits(edit_cfg, model, z: torch.Tensor, inputs, out) -> list:
             for mode in ("linear", "slerp"):
                 walk = editing.interpolation_latents(z, edit_cfg.pairs, edit_cfg.steps, mode)
                 paths.append(out / f"interpolate_{mode}.png")
-                viz.save_image_grid(model.generate(walk), paths[-1], nrow=edit_cfg.steps)
+                viz.save_image_grid(model.generate(walk), paths[-1], nrow=edit_cfg.steps,
+                                    title=f"{mode}: each row walks between two inverted inputs")
             return paths
         # arithmetic
         chosen, edited = editing.arithmetic_latents(z, inputs.labels, edit_cfg.a, edit_cfg.b, edit_cfg.n)
         rows = [inputs.x[chosen.cpu()].to(z.device), model.generate(z[chosen]), model.generate(edited)]
         path = out / "arithmetic.png"
-        viz.save_image_grid(torch.cat(rows), path, nrow=len(chosen))
+        viz.save_image_grid(torch.cat(rows), path, nrow=len(chosen),
+                            row_labels=[f"input, class {edit_cfg.b}", "reconstructed",
+                                        f"+ mean z[{edit_cfg.a}] - mean z[{edit_cfg.b}]"])
         return [path]

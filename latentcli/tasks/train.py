@@ -21,11 +21,12 @@ from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
 from latentcli.engine.environment import write_run_info
 from latentcli.config import TrainerConfig, typed
+from latentcli.engine.logging import MetricsLogger, run_loggers_choice
 from latentcli.engine.trainer import Trainer
 from latentcli.errors import StorageError, UserError
 from latentcli.files import remove_temporaries, write_text
 from latentcli.models import build_model
-from latentcli.report import counted
+from latentcli.report import counted, flatten
 from latentcli.tasks.common import run_dir, save_hydra_record, seed_everything
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGUSR2")  # what the Trainer saves and stops on
@@ -172,9 +173,14 @@ def train(cfg) -> None:
     else:
         _record_resume(out, resume_state["step"])
 
+    logger = None  # the run's trackers (logger=...), opened once the Trainer knows which process logs
+
     def save_samples(step: int) -> None:
-        viz.save_samples(model, out / "samples" / f"step-{step:08d}.png", data.train.subset(2500).x, seed=cfg.seed,
+        picture = out / "samples" / f"step-{step:08d}.png"
+        viz.save_samples(model, picture, data.train.subset(2500).x, seed=cfg.seed,
                          title=f"{cfg.model.name} on {cfg.dataset.name}, step {step}")
+        if logger is not None:
+            logger.log_image("samples", picture, step)
 
     trainer = Trainer(
         trainer_cfg,
@@ -190,10 +196,20 @@ def train(cfg) -> None:
         return batch_stream(data.train, cfg.batch_size, cfg.seed, start_step, num_workers=trainer_cfg.num_workers,
                             pin_memory=trainer.device.type == "cuda")
 
+    config = OmegaConf.to_container(cfg, resolve=True)
+    if trainer.group.is_main:
+        logger = MetricsLogger(out, resume_step=resume_state["step"] if resume_state else 0,
+                               loggers=run_loggers_choice(config), run_name=out.name)
     try:
-        result = trainer.fit(model, make_batches, resume=resume_state)
+        result = trainer.fit(model, make_batches, resume=resume_state, logger=logger)
+        if logger is not None:  # the HParams tab's row: the settings with the metrics they ended at
+            settings = {k: v for k, v in flatten(config).items() if not k.startswith("logger.")}
+            logger.log_hparams(settings, result.last_logs, result.step)
     except StorageError as err:  # a full disk: say what is safe and how to go on
         raise StorageError(f"{err}; {_last_saved(last)}") from err
+    finally:
+        if logger is not None:
+            logger.close()
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items())
     print(f"stopped by {result.stopped_by} at step {result.step} after {result.seconds:.1f} s ({losses})")
     print(f"checkpoint: {last}")
