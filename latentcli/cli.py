@@ -68,6 +68,8 @@ def task_help(task: str) -> str:
              "config groups (GROUP=OPTION):"]
     for group, choice in groups:
         options = ", ".join(sorted(p.stem for p in (root / group).glob("*.yaml")))
+        if group == "model" and task != "train":
+            options = "external"  # a latentcli model comes from ckpt=; model= brings a generator trained elsewhere
         lines.append(f"  {group}: {options}  (default: {choice or 'none'})")
     if task == "evaluate":
         from latentcli.metrics import METRICS
@@ -186,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     if task not in TASKS:
         print(f"latentcli: unknown task {task!r}; valid tasks: {', '.join(TASKS)} (see latentcli --help)",
               file=sys.stderr)
+        return 2
+    models = [arg.split("=", 1)[1] for arg in rest if arg.startswith("model=")]
+    if task != "train" and any(m != "external" for m in models):
+        print(f"latentcli {task}: error: {task} reads a latentcli model from its checkpoint (ckpt=PATH); model= only "
+              f"takes model=external, a generator trained outside latentcli (got model={models[0]})", file=sys.stderr)
         return 2
     try:
         _run_hydra(task, [_expand_home(arg) for arg in rest])

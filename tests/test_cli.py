@@ -56,14 +56,21 @@ def test_task_help_and_cfg_job_work(tmp_path):
     assert "name: gan" in job and "max_steps:" in job
 
 
+def test_invert_and_evaluate_take_only_the_external_model(tmp_path):
+    out = run_cli("invert", "model=gan", cwd=tmp_path, check=False)
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
+    assert "model= only takes model=external" in out.stderr and not list(tmp_path.iterdir())
+
+
 def test_each_task_help_lists_its_own_groups_the_metrics_and_the_defaults(tmp_path):
     invert_help = run_cli("invert", "--help", cwd=tmp_path).stdout
     assert "  inputs: folder, samples, test  (default: test)" in invert_help
     assert "  edit: arithmetic, interpolate, none  (default: none)" in invert_help
     evaluate_help = run_cli("evaluate", "--help", cwd=tmp_path).stdout
     for text in (invert_help, evaluate_help):
-        assert "  inference: auto, encoder, hybrid, optimize, regressor  (default: auto)" in text
-        assert not any(f"  {group}: " in text for group in ("model", "dataset", "trainer", "experiment"))
+        assert "  inference: auto, encoder, fast, hybrid, optimize, regressor  (default: auto)" in text
+        assert "  model: external  (default: none)" in text  # a generator trained elsewhere; latentcli's own: ckpt=
+        assert not any(f"  {group}: " in text for group in ("dataset", "trainer", "experiment"))
         assert "\n'n': " in text  # the number of test items: one spelling, n=, in both tasks
     assert "inputs:" not in evaluate_help and "edit:" not in evaluate_help
     from latentcli.metrics import METRICS

@@ -11,7 +11,8 @@ from latentcli.data.stream import DataInfo
 from latentcli.errors import UserError
 from latentcli.models import MODELS, NoEncoderError, build_model
 
-GENERATIVE = [name for name in MODELS if name != "regressor"]  # the regressor needs another run's generator
+# the regressor needs another run's generator; model=external wraps a generator trained elsewhere (test_external.py)
+GENERATIVE = [name for name in MODELS if name not in ("regressor", "external")]
 
 
 def model_cfg(name, **kw):

@@ -306,7 +306,9 @@ def test_precision_32_from_the_command_line_is_an_integer_and_means_fp32():
     from latentcli.engine.device import autocast_dtype
 
     assert autocast_dtype(32, torch.device("cpu")) is None  # Hydra parses trainer.precision=32 as int
-    assert Trainer(TrainerConfig.from_cfg({"precision": 32, "device": "cpu"}), in_memory=True).amp_dtype is None
+    from latentcli.config import typed
+
+    assert Trainer(typed(TrainerConfig, {"precision": 32, "device": "cpu"}), in_memory=True).amp_dtype is None
 
 
 class LeastSquaresWithoutClosure(nn.Module):
