@@ -17,6 +17,8 @@ from typing import Callable
 import torch
 from torch.func import jvp, vmap
 
+from latentcli.inference.per_item import PerItemOptimizer
+
 Residuals = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (z rows [n, d], row indices [n]) -> [n, m]
 
 
@@ -37,7 +39,7 @@ def jacobian(residuals: Residuals, z: torch.Tensor, rows: torch.Tensor, chunk: i
     return torch.cat(rs), torch.cat(js)
 
 
-class LevenbergMarquardt(torch.optim.Optimizer):
+class LevenbergMarquardt(PerItemOptimizer):
     """Batched LM on one [N, d] latent tensor. `residuals(z_rows, rows)` gives the residuals whose squared
     sum is each item's objective; `project(z)` puts trial latents back in the feasible set (in place).
 
@@ -48,21 +50,13 @@ class LevenbergMarquardt(torch.optim.Optimizer):
 
     def __init__(self, params, residuals: Residuals, project: Callable[[torch.Tensor], None] | None = None,
                  damping: float = 1.0, tol: float = 1e-4, chunk: int = 64, lr: float = 1.0):
-        super().__init__(params, {"lr": lr})
-        (self.z,) = self.param_groups[0]["params"]
-        self.residuals, self.project = residuals, project or (lambda z: None)
-        self.tol, self.chunk = tol, chunk
-        n = len(self.z)
-        self.damping = torch.full((n,), float(damping), device=self.z.device)
-        self.active = torch.ones(n, dtype=torch.bool, device=self.z.device)
-
-    @property
-    def done(self) -> bool:
-        return not bool(self.active.any())
+        super().__init__(params, project, tol, lr)
+        self.residuals, self.chunk = residuals, chunk
+        self.damping = torch.full((len(self.z),), float(damping), device=self.z.device)
 
     @torch.no_grad()
     def step(self, closure=None):
-        rows = self.active.nonzero().squeeze(1)
+        rows = self.active_rows()
         if len(rows) == 0:
             return None
         z = self.z.detach()[rows]

@@ -18,11 +18,13 @@ from typing import Callable
 
 import torch
 
+from latentcli.inference.per_item import PerItemOptimizer
+
 ARMIJO = 1e-4  # the fraction of the predicted decrease a step must achieve
 SHRINK = 0.25  # a failed step is retried this much shorter
 
 
-class BatchedBFGS(torch.optim.Optimizer):
+class BatchedBFGS(PerItemOptimizer):
     """BFGS on one [N, d] latent tensor whose rows are independent problems.
 
     values(): each item's objective at the current latents (the loss the Trainer just differentiated).
@@ -31,12 +33,9 @@ class BatchedBFGS(torch.optim.Optimizer):
 
     def __init__(self, params, values: Callable[[], torch.Tensor], project: Callable[[torch.Tensor], None] | None = None,
                  lr: float = 0.5, tol: float = 1e-4):
-        super().__init__(params, {"lr": lr})
-        (self.z,) = self.param_groups[0]["params"]
-        self.values, self.project = values, project or (lambda z: None)
-        self.tol = tol
+        super().__init__(params, project, tol, lr)
+        self.values = values
         n, d = self.z.shape
-        self.active = torch.ones(n, dtype=torch.bool, device=self.z.device)
         self.H = torch.eye(d, device=self.z.device).repeat(n, 1, 1)
         self.started = torch.zeros(n, dtype=torch.bool, device=self.z.device)  # has an accepted point
         self.z_prev = torch.zeros_like(self.z)
@@ -46,13 +45,9 @@ class BatchedBFGS(torch.optim.Optimizer):
         self.t = torch.ones(n, device=self.z.device)
         self.updated = torch.zeros(n, dtype=torch.bool, device=self.z.device)  # has had a BFGS update
 
-    @property
-    def done(self) -> bool:
-        return not bool(self.active.any())
-
     @torch.no_grad()
     def step(self, closure=None):
-        rows = self.active.nonzero().squeeze(1)
+        rows = self.active_rows()
         if len(rows) == 0:
             return None
         z, f, g = self.z.detach()[rows], self.values().detach()[rows], self.z.grad[rows]
