@@ -101,17 +101,13 @@ class ArithmeticEdit(EditConfig):
 
 
 @dataclass
-class InvertConfig(Checked):
-    model: Any = None  # model=external: a generator trained outside latentcli, instead of ckpt=
-    inference: Any = MISSING
-    inputs: Any = MISSING
-    edit: Any = MISSING
-    # written by `latentcli train` (required); one that is missing is named by the checkpoint reader itself
+class CheckpointTask(Checked):
+    """What invert and evaluate share: the model they read, where its data is now, the device and seed."""
+
+    # written by `latentcli train` (required unless model=external, or evaluate's sweep=); a missing one is named
+    # by the checkpoint reader itself
     ckpt: Optional[str] = None
     model: Any = None  # model=external: a generator trained elsewhere, instead of ckpt (ExternalConfig)
-    # items inverted: the first n test items, n samples, or at most n files of a folder (null: all);
-    # each source's default is its inputs.n. The same key as evaluate's n.
-    n: Optional[int] = positive(II("inputs.n"))
     device: str = DEVICE
     dataset: Any = field(default_factory=relocation)  # where the checkpoint's data is now: Relocation
     seed: int = 0
@@ -119,6 +115,16 @@ class InvertConfig(Checked):
     def together(self) -> str | None:
         check_relocation(self.dataset)
         return None
+
+
+@dataclass
+class InvertConfig(CheckpointTask):
+    inference: Any = MISSING
+    inputs: Any = MISSING
+    edit: Any = MISSING
+    # items inverted: the first n test items, n samples, or at most n files of a folder (null: all);
+    # each source's default is its inputs.n. The same key as evaluate's n.
+    n: Optional[int] = positive(II("inputs.n"))
 
 
 @dataclass
@@ -171,24 +177,14 @@ class CompressionMetric(Checked):
 
 
 @dataclass
-class EvaluateConfig(Checked):
-    model: Any = None  # model=external: a generator trained outside latentcli, instead of ckpt=
+class EvaluateConfig(CheckpointTask):
     inference: Any = MISSING
-    ckpt: Optional[str] = None  # written by `latentcli train` (required unless sweep is set; a missing one is named)
-    model: Any = None  # model=external: a generator trained elsewhere, instead of ckpt (ExternalConfig)
     sweep: Optional[str] = existing("folder")  # a multirun folder: every run in it, then summary.csv / .md / .png
     # null: the run's dataset.metrics if set, else [recon, latent] (+ modes on 2-D mixtures); a name or a list of
     # recon, latent, quality, probe, anomaly, modes, compression, pacgan, veegan, alice, bigan
     metrics: Any = None
     n: Optional[int] = positive(1000)  # test items inverted and scored (null: the whole test split)
     n_samples: int = positive(2500)  # generated samples for modes and quality (the PacGAN protocol uses 2,500)
-    device: str = DEVICE
-    dataset: Any = field(default_factory=relocation)  # where the checkpoint's data is now: Relocation
-    seed: int = 0
-
-    def together(self) -> str | None:
-        check_relocation(self.dataset)
-        return None
     latent: LatentMetric = field(default_factory=LatentMetric)
     probe: ProbeMetric = field(default_factory=ProbeMetric)
     quality: QualityMetric = field(default_factory=QualityMetric)
