@@ -59,6 +59,8 @@ def load(path: str | Path, map_location="cpu") -> dict:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated file, not a torch file, or pickled objects outside the allow-list
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        # torch's weights_only failure goes on to suggest weights_only=False, which latentcli never does
+        first_line = first_line.split(". In PyTorch 2.6")[0]
         raise UserError(f"cannot read checkpoint {path}: not a PyTorch file, or damaged "
                         f"({type(err).__name__}: {first_line})") from err
     if not isinstance(ckpt, dict) or "format_version" not in ckpt:
