@@ -170,7 +170,7 @@ class Trainer:
         logs: dict[str, torch.Tensor] = {}
         losses = model.losses(batch)
         while True:
-            with autocast(self.device, self.amp_dtype):  # forward passes only; backward runs outside
+            with self._forward_context():  # forward passes only; backward runs outside
                 item = next(losses, None)
             if item is None:
                 break
@@ -189,6 +189,10 @@ class Trainer:
             state.ema.update_parameters(model)
         state.step += 1
         return logs
+
+    def _forward_context(self):
+        """What the trainable's forward passes run under: mixed precision (a fused group adds its member split)."""
+        return autocast(self.device, self.amp_dtype)
 
     def _backward(self, loss: torch.Tensor, optimizer, scaler) -> None:
         scaler.scale(loss).backward()

@@ -7,7 +7,11 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+import torch
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -128,15 +132,21 @@ def _record_resume(out: Path, step: int) -> None:
 
 
 def run(cfg) -> None:
+    if _fused_collector is not None:  # hydra/launcher=fused: this job is one member of a group trained later
+        guarded(run_dir(), lambda: _fused_collector.append(prepare(cfg)), finished=False)
+        return
     if HydraConfig.get().mode != RunMode.MULTIRUN:
         train(cfg)
         return
-    # In a sweep one job's failure (a NaN, a value only found wrong at run time, a crash) must not end the
-    # others (Hydra's launchers stop at an exception): it is recorded in the job's folder, and the sweep
-    # ends with a non-zero status once every job has run (SweepNextStep).
-    out = run_dir()
+    guarded(run_dir(), lambda: train(cfg))
+
+
+def guarded(out: Path, work: Callable[[], None], finished: bool = True) -> bool:
+    """Runs one job of a sweep. Its failure (a NaN, a value only found wrong at run time, a crash) must not
+    end the others (Hydra's launchers stop at an exception): it is recorded in the job's folder, and the
+    sweep ends with a non-zero status once every job has run (SweepNextStep). False if it failed."""
     try:
-        train(cfg)
+        work()
     except Refused:
         raise
     except Exception as err:
@@ -147,13 +157,33 @@ def run(cfg) -> None:
             reason = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
         print(f"latentcli train: error: {reason}", file=sys.stderr)
         sweep.write_status(out, reason)
-        return
-    sweep.write_status(out)
+        return False
+    if finished:  # False: the work only prepared the job (a fused member), whose status comes after training
+        sweep.write_status(out)
+    return True
 
 
-def train(cfg) -> None:
+@dataclass
+class PreparedRun:
+    """A run ready for the Trainer: its folder, config, data, model and loggers (train, or a fused group)."""
+
+    out: Path
+    cfg: object
+    trainer_cfg: TrainerConfig
+    data: object
+    model: object
+    resume_state: dict | None
+    checkpoint_meta: dict
+    config: dict
+    multirun: bool
+    save_samples: Callable[[int], None]
+    logger: MetricsLogger | None = None
+    rng_state: object = None  # the global random stream where training starts (a fused member's own stream)
+
+
+def prepare(cfg) -> PreparedRun:
+    """Everything before the loop: the resume state, the checks, the data, the model, .hydra/."""
     out = run_dir()
-    last = out / "checkpoints" / "last.ckpt"
     resume_state = _resume_state(cfg, out)
     remove_temporaries(out / "checkpoints")  # a write that a kill cut short; the folder's lock is ours
     overrides = list(HydraConfig.get().overrides.task)
@@ -166,63 +196,84 @@ def train(cfg) -> None:
     seed_everything(cfg.seed)
     data = build_dataset(cfg.dataset)
     model = build_model(cfg.model, data.info)
+    rng_state = torch.get_rng_state()
     if cfg.batch_size > len(data.train):
         raise UserError(f"batch_size={cfg.batch_size} is larger than the training set ({len(data.train)} items)")
     if resume_state is None:
         save_hydra_record(cfg, out)
     else:
         _record_resume(out, resume_state["step"])
-
-    logger = None  # the run's trackers (logger=...), opened once the Trainer knows which process logs
+    run = PreparedRun(out, cfg, trainer_cfg, data, model, resume_state,
+                      {"config": OmegaConf.to_container(cfg, resolve=True), "data": data.info.to_dict()},
+                      OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().mode == RunMode.MULTIRUN,
+                      lambda step: None, rng_state=rng_state)
 
     def save_samples(step: int) -> None:
         picture = out / "samples" / f"step-{step:08d}.png"
         viz.save_samples(model, picture, data.train.subset(2500).x, seed=cfg.seed,
                          title=f"{cfg.model.name} on {cfg.dataset.name}, step {step}")
-        if logger is not None:
-            logger.log_image("samples", picture, step)
+        if run.logger is not None:
+            run.logger.log_image("samples", picture, step)
 
-    trainer = Trainer(
-        trainer_cfg,
-        run_dir=out,
-        checkpoint_meta={"config": OmegaConf.to_container(cfg, resolve=True), "data": data.info.to_dict()},
-        on_periodic=save_samples,
-        desc=f"train {cfg.model.name}/{cfg.dataset.name}",
-    )
+    run.save_samples = save_samples
+    return run
 
+
+def open_logger(run: PreparedRun) -> None:
+    run.logger = MetricsLogger(run.out, resume_step=run.resume_state["step"] if run.resume_state else 0,
+                               loggers=run_loggers_choice(run.config), run_name=run.out.name)
+
+
+def train(cfg) -> None:
+    run = prepare(cfg)
+    cfg, out = run.cfg, run.out
+    trainer = Trainer(run.trainer_cfg, run_dir=out, checkpoint_meta=run.checkpoint_meta,
+                      on_periodic=run.save_samples, desc=f"train {cfg.model.name}/{cfg.dataset.name}")
     write_run_info(out, trainer.device)
 
     def make_batches(start_step: int):
-        return batch_stream(data.train, cfg.batch_size, cfg.seed, start_step, num_workers=trainer_cfg.num_workers,
-                            pin_memory=trainer.device.type == "cuda")
+        return batch_stream(run.data.train, cfg.batch_size, cfg.seed, start_step,
+                            num_workers=run.trainer_cfg.num_workers, pin_memory=trainer.device.type == "cuda")
 
-    config = OmegaConf.to_container(cfg, resolve=True)
-    if trainer.group.is_main:
-        logger = MetricsLogger(out, resume_step=resume_state["step"] if resume_state else 0,
-                               loggers=run_loggers_choice(config), run_name=out.name)
+    if trainer.group.is_main:  # the run's trackers (logger=...), opened once the Trainer knows which process logs
+        open_logger(run)
     try:
-        result = trainer.fit(model, make_batches, resume=resume_state, logger=logger)
-        if logger is not None:  # the HParams tab's row: the settings with the metrics they ended at
-            settings = {k: v for k, v in flatten(config).items() if not k.startswith("logger.")}
-            logger.log_hparams(settings, result.last_logs, result.step)
+        result = trainer.fit(run.model, make_batches, resume=run.resume_state, logger=run.logger)
+        log_hparams(run, result.last_logs, result.step)
     except StorageError as err:  # a full disk: say what is safe and how to go on
-        raise StorageError(f"{err}; {_last_saved(last)}") from err
+        raise StorageError(f"{err}; {_last_saved(out / 'checkpoints' / 'last.ckpt')}") from err
     finally:
-        if logger is not None:
-            logger.close()
-    losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items())
-    print(f"stopped by {result.stopped_by} at step {result.step} after {result.seconds:.1f} s ({losses})")
+        if run.logger is not None:
+            run.logger.close()
+    report(run, result.stopped_by, result.step, result.seconds, result.last_logs)
+
+
+def log_hparams(run: PreparedRun, last_logs: dict, step: int) -> None:
+    """The HParams tab's row: the settings with the metrics they ended at."""
+    if run.logger is not None:
+        settings = {k: v for k, v in flatten(run.config).items() if not k.startswith("logger.")}
+        run.logger.log_hparams(settings, last_logs, step)
+
+
+def report(run: PreparedRun, stopped_by: str, step: int, seconds: float, last_logs: dict) -> None:
+    """How the run stopped and what to do next."""
+    last = run.out / "checkpoints" / "last.ckpt"
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in last_logs.items())
+    print(f"stopped by {stopped_by} at step {step} after {seconds:.1f} s ({losses})")
     print(f"checkpoint: {last}")
-    if result.stopped_by == "max_steps":
+    if stopped_by == "max_steps":
         print(f"next: latentcli invert ckpt={last}   |   latentcli evaluate ckpt={last}")
-    elif HydraConfig.get().mode == RunMode.MULTIRUN and result.stopped_by in STOP_SIGNALS:
+    elif run.multirun and stopped_by in STOP_SIGNALS:
         # a Ctrl-C or a preemption stops the whole sweep, not just the job it reached
         again = shlex.join([a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))])
-        print(f"the sweep stops here ({result.stopped_by}); continue it with: latentcli train {again} "
-              f"resume=auto hydra.sweep.dir={out.parent}")
-        raise SystemExit(128 + signal.Signals[result.stopped_by].value)
+        print(f"the sweep stops here ({stopped_by}); continue it with: latentcli train {again} "
+              f"resume=auto hydra.sweep.dir={run.out.parent}")
+        raise SystemExit(128 + signal.Signals[stopped_by].value)
     else:
-        print(f"continue with: latentcli train resume=true hydra.run.dir={out}")
+        print(f"continue with: latentcli train resume=true hydra.run.dir={run.out}")
+
+
+_fused_collector: list[PreparedRun] | None = None  # set by the fused launcher while it prepares a group
 
 
 class SweepNextStep(Callback):

@@ -1,0 +1,240 @@
+"""The Trainer for a fused group: M runs of one model trained as one (engine/members.py says how).
+
+It is the Trainer's own loop (`Trainer.fit`); what differs is bookkeeping per member:
+- each member saves to its own run folder, in the format of a separate run (`MemberCheckpoints`), with its
+  own random stream, so a member's checkpoint resumes, inverts and evaluates like any other;
+- each member logs its own losses to its own metrics log (`MemberProgress`);
+- a member whose loss goes non-finite stops alone: it keeps its last good checkpoint, is listed in
+  `failed`, and its gradients are zeroed from then on; the group stops only when no member is left;
+- gradient clipping is per member (each member's own gradient norm).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from latentcli.engine.checkpoint import CheckpointManager
+from latentcli.engine.device import autocast
+from latentcli.engine.guards import DivergedError
+from latentcli.engine.progress import Progress
+from latentcli.engine.members import MemberSplit, member_generators, member_state, stacked_state
+from latentcli.engine.trainable import TrainState
+from latentcli.engine.trainer import Trainer
+from latentcli.errors import UserError
+
+
+@dataclass
+class Member:
+    """One run of a fused group: its folder, what its checkpoints store besides the state, its own model
+    (the layout its checkpoint is written in, and what its pictures are drawn with), its random stream at
+    the start, its metrics logger and its picture callback `on_periodic(step)` (drawn with `model`)."""
+
+    run_dir: Path
+    checkpoint_meta: dict
+    model: torch.nn.Module
+    rng_state: torch.Tensor
+    logger: object = None
+    on_periodic: Callable[[int], None] | None = None
+    failed: str | None = field(default=None, init=False)
+
+
+class MemberCheckpoints:
+    """Every live member's CheckpointManager, behind the one interface the loop uses."""
+
+    def __init__(self, members: list[Member], keep: int, group, generators: Callable[[], list]):
+        self.members, self.generators = members, generators
+        self.managers = [CheckpointManager(m.run_dir / "checkpoints", m.checkpoint_meta, keep, group) for m in members]
+
+    @property
+    def last(self) -> Path:
+        return self.managers[0].last
+
+    def save(self, state: TrainState, periodic: bool) -> None:
+        model_state = state.model.state_dict()
+        optimizers = {name: opt.state_dict() for name, opt in state.optimizers.items()}
+        ema = state.ema.state_dict() if state.ema is not None else None
+        for m, (member, manager) in enumerate(zip(self.members, self.managers)):
+            if member.failed:
+                continue  # its last good checkpoint stays
+            member.model.load_state_dict(member_state(model_state, m))
+            view = TrainState(member.model, _OptimizerView(member_state(optimizers, m)),
+                              _StateView(member_state(ema, m)) if ema is not None else None, state.scaler, state.step)
+            with _member_rng(self.generators()[m]):
+                manager.save(view, periodic)
+
+    def restore(self, ckpts: list[dict], state: TrainState) -> None:
+        state.model.load_state_dict(stacked_state([c["model"] for c in ckpts]))
+        for name, opt in state.optimizers.items():
+            opt.load_state_dict(stacked_state([c["optimizers"][name] for c in ckpts]))
+        if state.ema is not None:
+            if any(c.get("ema") is None for c in ckpts):
+                raise UserError("trainer.ema_decay is set but a member's checkpoint has no EMA weights to resume")
+            state.ema.load_state_dict(stacked_state([c["ema"] for c in ckpts]))
+        if state.scaler.is_enabled() and ckpts[0].get("scaler") is not None:
+            state.scaler.load_state_dict(ckpts[0]["scaler"])
+        state.step = int(ckpts[0]["step"])
+
+
+class _OptimizerView(dict):
+    """{name: optimizer state dict} that answers state_dict() like the optimisers it was taken from."""
+
+    def items(self):
+        return [(name, _StateView(value)) for name, value in super().items()]
+
+
+class _StateView:
+    def __init__(self, state: dict):
+        self.state = state
+
+    def state_dict(self) -> dict:
+        return self.state
+
+
+@contextlib.contextmanager
+def _member_rng(generator: torch.Generator):
+    """The global generator set to a member's stream while its checkpoint records "the" random state, so a
+    member's checkpoint holds its own stream (a CUDA member's in the CUDA slot), as a separate run's does."""
+    cpu = torch.get_rng_state()
+    if generator.device.type == "cpu":
+        torch.set_rng_state(generator.get_state())
+        try:
+            yield
+        finally:
+            torch.set_rng_state(cpu)
+        return
+    cuda = torch.cuda.get_rng_state(generator.device)
+    torch.cuda.set_rng_state(generator.get_state(), generator.device)
+    try:
+        yield
+    finally:
+        torch.cuda.set_rng_state(cuda, generator.device)
+
+
+def member_rng_states(ckpt: dict, device: torch.device) -> torch.Tensor:
+    """A member's random stream as its checkpoint saved it (see _member_rng)."""
+    return ckpt["rng"]["torch"] if device.type == "cpu" else ckpt["rng"]["cuda"][device.index or 0]
+
+
+class MemberProgress:
+    """Running means of every member's logged values (vectors of M), written to each member's logger."""
+
+    def __init__(self, members: list[Member], inner):
+        self.members, self.inner = members, inner  # inner: the group's progress bar (no logger of its own)
+        self.running: dict[str, torch.Tensor] = {}
+        self.count = 0
+        self.last_logs: list[dict[str, float]] = [{} for _ in members]
+
+    def add(self, logs: dict[str, torch.Tensor]) -> None:
+        size = len(self.members)
+        for name, value in logs.items():
+            self.running[name] = self.running.get(name, 0.0) + value.expand(size)
+        self.count += 1
+        self.inner.bar.update(1)
+
+    def write(self, step: int) -> None:
+        names = list(self.running)
+        means = (torch.stack([self.running[k] for k in names]) / self.count).tolist() if names else []
+        self.running, self.count = {}, 0
+        for m, member in enumerate(self.members):
+            if member.failed:
+                continue
+            self.last_logs[m] = {k: means[i][m] for i, k in enumerate(names)}
+            if member.logger is not None:
+                member.logger.log(step, self.last_logs[m])
+        live = [logs for member, logs in zip(self.members, self.last_logs) if not member.failed and logs]
+        if live:
+            shown = {k: sum(logs[k] for logs in live) / len(live) for k in list(live[0])[:4]}
+            self.inner.bar.set_postfix({f"{k} (mean)": f"{v:.3g}" for k, v in shown.items()}, refresh=False)
+
+    def close(self, step: int, converged: bool) -> None:
+        self.inner.close(step, converged)
+
+
+class FusedTrainer(Trainer):
+    """The Trainer over a fused model (engine/members.stack_models) whose members are `members`."""
+
+    def __init__(self, cfg, members: list[Member], desc: str = "train"):
+        super().__init__(cfg, in_memory=True, desc=desc)
+        if self.group.size > 1:
+            raise UserError("hydra/launcher=fused runs in one process: start it without torchrun")
+        self.members = members
+        self.generators: list[torch.Generator] = []
+        self.checkpoints = MemberCheckpoints(members, cfg.keep_checkpoints, self.group, lambda: self.generators)
+
+    @property
+    def failed(self) -> dict[int, str]:
+        return {m: member.failed for m, member in enumerate(self.members) if member.failed}
+
+    def _start(self, model, resume: list[dict] | None) -> TrainState:
+        state = super()._start(model, resume)
+        states = ([member_rng_states(c, self.device) for c in resume] if resume is not None
+                  else [m.rng_state for m in self.members])
+        self.generators = member_generators(states, self.device)
+        for member in self.members:
+            member.model.to(self.device)
+        return state
+
+    def _progress(self, step: int, logger) -> MemberProgress:
+        bar = Progress(self.cfg.max_steps, step, self.desc, self.cfg.progress, logger=None)
+        return MemberProgress(self.members, bar)
+
+    def _forward_context(self):
+        stack = contextlib.ExitStack()
+        stack.enter_context(autocast(self.device, self.amp_dtype))
+        stack.enter_context(MemberSplit(self.generators))
+        return stack
+
+    def _backward(self, loss: torch.Tensor, optimizer, scaler) -> None:
+        # each member's loss reaches only its own slice of every weight: one backward for all of them
+        scaler.scale(loss.sum()).backward()
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        failed = list(self.failed)
+        if failed:  # a failed member's NaNs stay in its own slice; zeroed, they cannot stop a scaled step
+            for p in params:
+                p.grad[failed] = 0
+        if self.cfg.grad_clip:
+            scaler.unscale_(optimizer)
+            norms = torch.stack([p.grad.flatten(1).pow(2).sum(1) for p in params]).sum(0).sqrt()  # one per member
+            scale = (self.cfg.grad_clip / (norms + 1e-6)).clamp(max=1.0)
+            for p in params:
+                p.grad.mul_(scale.view(-1, *[1] * (p.grad.dim() - 1)))
+
+    def _check_finite(self) -> None:
+        """Marks every member whose loss became non-finite as failed; raises once none is left."""
+        pending, self._watch.pending = self._watch.pending, []
+        if pending:
+            size = len(self.members)
+            losses = torch.stack([loss.float().expand(size) for _, _, loss in pending])
+            bad = (~torch.isfinite(losses)).tolist()
+            for m, member in enumerate(self.members):
+                first = next((k for k, row in enumerate(bad) if row[m]), None)
+                if member.failed or first is None:
+                    continue
+                step, name, _ = pending[first]
+                last = self.checkpoints.managers[m].last
+                kept = f"last good checkpoint: {last}" if last.exists() else "no checkpoint was saved before it"
+                member.failed = (f"loss for optimizer '{name}' became {losses[first, m].item()} at step {step}: "
+                                 f"stopped; {kept}")
+        if all(member.failed for member in self.members):
+            raise DivergedError(f"every member of the fused group failed; the first: {self.members[0].failed}")
+
+    def _periodic(self, state: TrainState) -> None:
+        """Each live member's pictures, drawn with its own model holding its (EMA) weights."""
+        weights = (state.ema.module if state.ema is not None else state.model).state_dict()
+        for m, member in enumerate(self.members):
+            if member.failed or member.on_periodic is None:
+                continue
+            member.model.load_state_dict(member_state(weights, m))
+            member.on_periodic(state.step)
+
+    def member_models(self, state_model: torch.nn.Module) -> list[torch.nn.Module]:
+        """Each member's own model with its final weights (the EMA ones where the run kept them)."""
+        weights = state_model.state_dict()
+        for m, member in enumerate(self.members):
+            member.model.load_state_dict(member_state(weights, m))
+        return [member.model for member in self.members]
