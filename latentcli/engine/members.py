@@ -10,10 +10,11 @@ after member ("member-major"), so that everything that works item by item (activ
 concatenation along features) needs no change. What mixes items has to be told apart by member:
 
 - layers with weights and BatchNorm's batch statistics: the member layers below (`stack_models`);
-- full reductions (`loss.mean()`, `F.mse_loss(a, b)`) and random draws (`torch.randn(n, d)`, dropout): the
-  `MemberSplit` mode, active while a fused model computes its losses, turns each full reduction into one value
-  per member (a loss becomes a vector of M losses) and draws each member's share of a random tensor from that
-  member's own generator. So a model's code is the same fused or not, and each member's noise, like its data
+- full reductions (`loss.mean()`, `F.mse_loss(a, b)`), random draws (`torch.randn(n, d)`, dropout) and
+  batches joined or repeated (`torch.cat([a, b])`, `x.repeat(2, 1)`): the `MemberSplit` mode, active while a
+  fused model computes its losses, turns each full reduction into one value per member (a loss becomes a
+  vector of M losses), draws each member's share of a random tensor from that member's own generator, and
+  joins batches member by member so that the layout stays member-major. So a model's code is the same fused or not, and each member's noise, like its data
   order, comes from its own seed alone.
 
 A member is independent of the others: nothing mixes members, so changing one member's seed leaves every other
@@ -152,10 +153,10 @@ class MemberSpectralNorm(nn.Module):
         matrix = weight.flatten(2)  # [M, out, in * kh * kw]
         if self.training:
             with torch.no_grad():
-                for _ in range(self.n_power_iterations):
+                for _ in range(self.n_power_iterations):  # u from v, then v from u: torch's order
+                    self._u.copy_(F.normalize(torch.bmm(matrix, self._v.unsqueeze(2)).squeeze(2), dim=1, eps=self.eps))
                     self._v.copy_(F.normalize(torch.bmm(matrix.transpose(1, 2), self._u.unsqueeze(2)).squeeze(2),
                                               dim=1, eps=self.eps))
-                    self._u.copy_(F.normalize(torch.bmm(matrix, self._v.unsqueeze(2)).squeeze(2), dim=1, eps=self.eps))
         u, v = self._u.clone(), self._v.clone()  # the in-place updates above must not reach autograd's saved copies
         sigma = (u * torch.bmm(matrix, v.unsqueeze(2)).squeeze(2)).sum(1)
         return weight / sigma.view(-1, *[1] * (weight.dim() - 1))
@@ -290,12 +291,30 @@ class MemberSplit(TorchFunctionMode):
             draw = torch.randn if func is torch.randn_like else torch.rand
             return self._draw(draw, tuple(like.shape), {"dtype": kwargs.get("dtype") or like.dtype,
                                                          "device": kwargs.get("device") or like.device})
+        if func is torch.cat and _dim(args, kwargs, 1) == 0 and len(args[0]) > 1:
+            return self._cat(list(args[0]))
+        if func is torch.Tensor.repeat and len(args) > 1:
+            sizes = tuple(args[1]) if len(args) == 2 and not isinstance(args[1], int) else tuple(args[1:])
+            if sizes[0] > 1 and len(sizes) == args[0].dim():
+                return self._repeat(args[0], sizes)
         if func is F.dropout:
             return self._dropout(*args, **kwargs)
         if func in _UNSPLIT_DRAWS:
             raise UserError(f"fused training cannot yet give each member its own draws of {func.__name__}: "
                             "run this model without hydra/launcher=fused")
         return func(*args, **kwargs)
+
+    def _cat(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """Items joined along the batch: each member's items together, its own in the order given."""
+        shares = [t.reshape(self.members, self._split(len(t), "joining batches"), *t.shape[1:]) for t in tensors]
+        joined = torch.cat(shares, dim=1)
+        return joined.reshape(-1, *joined.shape[2:])
+
+    def _repeat(self, t: torch.Tensor, sizes: tuple) -> torch.Tensor:
+        """A batch repeated: each member's items repeated within its own share."""
+        share = t.reshape(self.members, self._split(len(t), "repeating a batch"), *t.shape[1:])
+        repeated = share.repeat(1, *sizes)
+        return repeated.reshape(-1, *repeated.shape[2:])
 
     def _draw(self, draw, size: tuple, kwargs: dict) -> torch.Tensor:
         if not size:
@@ -309,6 +328,10 @@ class MemberSplit(TorchFunctionMode):
             return x
         keep = self._draw(torch.rand, tuple(x.shape), {"device": x.device}) >= p
         return x * keep / (1 - p)
+
+
+def _dim(args: tuple, kwargs: dict, position: int) -> int:
+    return kwargs.get("dim", args[position] if len(args) > position else 0)
 
 
 def member_generators(states: list[torch.Tensor], device: torch.device) -> list[torch.Generator]:

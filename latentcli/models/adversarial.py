@@ -94,6 +94,7 @@ class AdversarialLoss:
             a = alpha.view(-1, *[1] * (r.dim() - 1))
             mixed.append((a * r.detach() + (1 - a) * f.detach()).requires_grad_(True))
         scores = discriminator(*mixed)
-        grads = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+        # grad_outputs rather than scores.sum(): a fused group's sum is one per member (engine/members.py)
+        grads = torch.autograd.grad(scores, mixed, grad_outputs=torch.ones_like(scores), create_graph=True)
         norm = torch.cat([g.reshape(n // pack, -1) for g in grads], dim=1).norm(dim=1)
         return self.gp_weight * (norm - 1).pow(2).mean()

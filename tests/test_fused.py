@@ -1,0 +1,195 @@
+"""Fused training (hydra/launcher=fused): members trained as one model stay independent, each equals its
+separate run closely, a failing member fails alone, resume is exact, and the launcher writes each member as
+a run that `evaluate sweep=` reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from latentcli.config import TrainerConfig, typed
+from latentcli.data import batch_stream, build_dataset
+from latentcli.engine.fused import FusedTrainer, Member
+from latentcli.engine.members import stack_models
+from latentcli.engine.trainer import Trainer
+from latentcli.models import build_model
+from latentcli.paths import config_dir
+from latentcli.tasks.common import seed_everything
+
+from conftest import TINY_TOY, run_cli
+
+TOY = ["dataset=grid25", "dataset.n_train=512", "dataset.n_test=64", "batch_size=32", "model.width=16"]
+IMAGES = ["dataset=digits", "batch_size=16", "model.width=8"]
+
+
+def compose_train(overrides: list[str]):
+    with initialize_config_dir(config_dir(), version_base=None):
+        return compose("train", overrides=overrides)
+
+
+def trainer_config(cfg, steps: int, **extra) -> TrainerConfig:
+    settings = {"max_steps": steps, "device": "cpu", "progress": False, "tensorboard": False, "log_every": 5,
+                "sample_every": 10_000, "checkpoint_every": 10, **extra}
+    return OmegaConf.to_object(typed(TrainerConfig, OmegaConf.merge(cfg.trainer, settings)))
+
+
+def build(cfg, seed: int):
+    """A member as the train task prepares one: weights from its seed, its random stream where training starts."""
+    seed_everything(seed)
+    data = build_dataset(cfg.dataset)
+    model = build_model(cfg.model, data.info)
+    return data, model, torch.get_rng_state()
+
+
+def fit_fused(cfg, seeds: list[int], steps: int, folder, resume=None, break_member: int | None = None, **extra):
+    built = [build(cfg, seed) for seed in seeds]
+    if break_member is not None:  # a member whose weights are already infinite: its first loss is NaN
+        first = next(p for p in built[break_member][1].parameters())
+        first.data.fill_(float("inf"))
+    members = [Member(folder / f"member{m}", {"config": {}, "data": {}}, model, rng) for m, (_, model, rng)
+               in enumerate(built)]
+    trainer = FusedTrainer(trainer_config(cfg, steps, **extra), members)
+    data = built[0][0]
+
+    def make_batches(start):
+        streams = [batch_stream(data.train, cfg.batch_size, seed, start) for seed in seeds]
+        for batches in zip(*streams):
+            yield torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+
+    fused = stack_models([model for _, model, _ in built])
+    trainer.fit(fused, make_batches, resume=resume)
+    return trainer, trainer.member_models(fused)
+
+
+def fit_separate(cfg, seed: int, steps: int, **extra):
+    data, model, _ = build(cfg, seed)
+    trainer = Trainer(trainer_config(cfg, steps, **extra), in_memory=True)
+    trainer.fit(model, lambda start: batch_stream(data.train, cfg.batch_size, seed, start))
+    return model
+
+
+def biases_before_batch_norm(model: torch.nn.Module) -> set[str]:
+    """A bias that BatchNorm subtracts again has a gradient of rounding noise only, which Adam scales up to a
+    full step of either sign: such a bias (and the running mean it shifts) matches nothing, fused or not, and
+    is left out of comparisons."""
+    found = set()
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Sequential):
+            layers = list(module.named_children())
+            for (child, layer), (norm, after) in zip(layers, layers[1:]):
+                if getattr(layer, "bias", None) is not None and isinstance(after, torch.nn.modules.batchnorm._BatchNorm):
+                    found |= {f"{name}.{child}.bias".lstrip("."), f"{name}.{norm}.running_mean".lstrip(".")}
+    return found
+
+
+def largest_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    noise = biases_before_batch_norm(b)
+    return max((sa[k].float() - sb[k].float()).abs().max().item() for k in sa
+               if sa[k].is_floating_point() and k not in noise)
+
+
+def equal_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+# One case per model family, with what the presets use: BatchNorm (G), dropout (ALI's D), spectral norm,
+# packing and maxout (the PacGAN nets), stochastic G/E (ALICE's noise), simultaneous updates, several G steps,
+# the gradient penalty, conv nets, EMA and gradient clipping.
+FAMILIES = {
+    "gan": ["model=gan", *TOY],
+    "gan_wgan_gp_spectral": ["model=gan", "model.loss=wgan_gp", "model.spectral_norm=true", *TOY],
+    "gan_pacgan_nets": ["experiment=paper/pacgan_grid25", "batch_size=40", "dataset.n_train=400"],
+    "bigan_conv": ["model=bigan", *IMAGES],
+    "ali_dropout": ["model=ali", *TOY],
+    "alice_noise_g_steps": ["model=alice", "model.g_noise=2", "model.e_noise=2", "model.g_steps=2",
+                            "model.d_dropout=0", *TOY],
+    "alad": ["model=alad", "model.d_dropout=0", *TOY],
+    "alad_dropout": ["model=alad", *TOY],
+    "veegan": ["model=veegan", *TOY],
+    "vae_conv": ["model=vae", *IMAGES],
+    "vaegan": ["model=vaegan", *TOY],
+    "aae_simultaneous": ["model=aae", *TOY],
+    "gan_simultaneous_d_steps": ["model=gan", "model.updates=simultaneous", *TOY],
+    "gan_conv_d_steps": ["model=gan", "model.d_steps=2", *IMAGES],
+}
+NO_DROPOUT = {"gan", "gan_wgan_gp_spectral", "bigan_conv", "alice_noise_g_steps", "alad", "veegan", "vae_conv",
+              "vaegan", "aae_simultaneous", "gan_simultaneous_d_steps", "gan_conv_d_steps"}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_model_family_fuses_and_members_match_their_separate_runs(family, tmp_path):
+    torch.set_num_threads(1)
+    cfg = compose_train(FAMILIES[family])
+    _, models = fit_fused(cfg, [0, 1], 6, tmp_path)
+    for member in models:
+        assert all(torch.isfinite(v).all() for v in member.state_dict().values() if v.is_floating_point())
+    if family in NO_DROPOUT:  # dropout masks come from the member's own stream, but not torch's dropout kernel
+        separate = fit_separate(cfg, 1, 6)
+        assert largest_difference(models[1], separate) < 1e-4
+
+
+def test_members_match_their_separate_runs_after_200_steps_within_1e_5(tmp_path):
+    """The README's figure: a fused member's weights after 200 fp32 steps lie within 1e-5 of its separate run's."""
+    torch.set_num_threads(1)
+    cfg = compose_train(["model=bigan", *TOY])
+    _, models = fit_fused(cfg, [0, 1, 2], 200, tmp_path, checkpoint_every=1000)
+    separate = fit_separate(cfg, 2, 200, checkpoint_every=1000)
+    assert 0 < largest_difference(models[2], separate) < 1e-5 or equal_weights(models[2], separate)
+
+
+def test_changing_one_members_seed_leaves_the_others_bitwise_unchanged(tmp_path):
+    torch.set_num_threads(1)
+    cfg = compose_train(["model=ali", "trainer.ema_decay=0.9", "trainer.grad_clip=1.0", *TOY])
+    _, first = fit_fused(cfg, [0, 1, 2], 12, tmp_path / "a")
+    _, second = fit_fused(cfg, [0, 7, 2], 12, tmp_path / "b")
+    assert equal_weights(first[0], second[0]) and equal_weights(first[2], second[2])
+    assert not equal_weights(first[1], second[1])
+
+
+def test_a_failing_member_fails_alone_and_keeps_no_bad_checkpoint(tmp_path):
+    torch.set_num_threads(1)
+    cfg = compose_train(["model=gan", *TOY])
+    trainer, models = fit_fused(cfg, [0, 1, 2], 20, tmp_path, break_member=1)
+    assert set(trainer.failed) == {1} and "became nan" in trainer.failed[1]
+    assert not (tmp_path / "member1" / "checkpoints" / "last.ckpt").exists()
+    assert (tmp_path / "member0" / "checkpoints" / "last.ckpt").exists()
+    _, healthy = fit_fused(cfg, [0, 1, 2], 20, tmp_path / "healthy")
+    assert equal_weights(models[0], healthy[0]) and equal_weights(models[2], healthy[2])
+
+
+def test_resume_of_a_fused_group_is_bitwise_equal_to_an_uninterrupted_run(tmp_path):
+    torch.set_num_threads(1)
+    cfg = compose_train(["model=alice", "model.g_noise=2", "trainer.ema_decay=0.9", *TOY])
+    _, whole = fit_fused(cfg, [0, 1], 20, tmp_path / "whole")
+    fit_fused(cfg, [0, 1], 10, tmp_path / "parts")
+    ckpts = [torch.load(tmp_path / "parts" / f"member{m}" / "checkpoints" / "last.ckpt", weights_only=True)
+             for m in range(2)]
+    _, resumed = fit_fused(cfg, [0, 1], 20, tmp_path / "parts", resume=ckpts)
+    assert all(equal_weights(a, b) for a, b in zip(whole, resumed))
+
+
+@pytest.mark.slow
+def test_fused_sweep_writes_each_member_as_a_run_and_evaluate_sweep_reads_them(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("train", "-m", "model=gan", *TINY_TOY, "trainer.max_steps=20", "seed=0,1,2", "model.lr_g=1e-4,2e-4",
+                   "hydra/launcher=fused", f"hydra.sweep.dir={sweep}", env={"OMP_NUM_THREADS": "1"})
+    assert "6 jobs in 2 group(s)" in proc.stdout
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert len(jobs) == 6
+    for job in jobs:
+        assert (job / ".hydra" / "config.yaml").exists() and (job / "checkpoints" / "last.ckpt").exists()
+        assert json.loads((job / "status.json").read_text()) == {"status": "finished"}
+        assert json.loads((job / "run_info.json").read_text())["fused"]["members"] == 3
+        assert [json.loads(line)["step"] for line in (job / "metrics.jsonl").read_text().splitlines()] == [5, 10, 15, 20]
+    seeds = {OmegaConf.load(job / ".hydra" / "config.yaml").seed for job in jobs}
+    assert seeds == {0, 1, 2}
+    summary = run_cli("evaluate", f"sweep={sweep}", "inference=encoder", "metrics=[modes]", check=False,
+                      env={"OMP_NUM_THREADS": "1"})
+    assert "lr_g" in summary.stdout + summary.stderr
