@@ -2,8 +2,9 @@
 the members of a fused group (engine/members.py); each member is still a run with its own folder.
 
 Jobs are grouped by their config with `seed` (and Hydra's own settings) left out; a group holds at most
-`hydra.launcher.max_members` jobs. Groups run one after another; a job alone in its group, and any task other
-than train, runs as under the basic launcher. Each member is prepared inside its own Hydra job (its folder,
+`hydra.launcher.max_members` jobs. `hydra.launcher.n_jobs` groups train at a time, each in a joblib process
+with its share of the cores (a group is split so that each process has members); a job alone in its group,
+and any task other than train, runs as under the basic launcher. Each member is prepared inside its own Hydra job (its folder,
 .hydra/, its checks), then the group trains, then each member's status is written.
 """
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Sequence
 
+from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from omegaconf import OmegaConf, open_dict
@@ -41,21 +44,34 @@ def group_jobs(keys: list[str], max_members: int) -> list[list[int]]:
     return [jobs[i:i + max_members] for jobs in by_key.values() for i in range(0, len(jobs), max_members)]
 
 
+def split_groups(groups: list[list[int]], n_jobs: int) -> list[list[int]]:
+    """With n_jobs processes and fewer groups than that, the largest groups are halved until every process
+    has members to train (ten seeds of one set-up and n_jobs=2: two groups of five)."""
+    groups = [list(g) for g in groups]
+    while len(groups) < n_jobs and max(map(len, groups)) > 1:
+        largest = max(groups, key=len)
+        half = -(-len(largest) // 2)
+        groups[groups.index(largest):groups.index(largest) + 1] = [largest[:half], largest[half:]]
+    return groups
+
+
+def threads_per_job(n_jobs: int) -> int:
+    """The cores shared out among the processes that train at once, so that none waits for another's threads."""
+    return max(1, (os.cpu_count() or 1) // max(1, n_jobs))
+
+
 class FusedLauncher(Launcher):
-    def __init__(self, max_members: int) -> None:  # its default: configs/hydra/launcher/fused.yaml
-        if max_members < 1:
+    def __init__(self, max_members: int, n_jobs: int) -> None:  # their defaults: configs/hydra/launcher/fused.yaml
+        if max_members < 1 or n_jobs < 1:
             from latentcli.errors import UserError
-            raise UserError(f"hydra.launcher.max_members={max_members} must be >= 1")
-        self.max_members = max_members
+            raise UserError(f"hydra.launcher.max_members={max_members} and hydra.launcher.n_jobs={n_jobs} must be >= 1")
+        self.max_members, self.n_jobs = max_members, n_jobs
         self.config = self.task_function = self.hydra_context = None
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from latentcli.tasks import train as train_task
-        from latentcli.tasks.fused import train_group
-
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
@@ -66,32 +82,56 @@ class FusedLauncher(Launcher):
                 sweep_config.hydra.job.id = sweep_config.hydra.job.num = initial_job_idx + offset
             configs.append(sweep_config)
         fusing = self.config.hydra.job.name == "train"
-        groups = (group_jobs([group_key(c) for c in configs], self.max_members) if fusing
-                  else [[i] for i in range(len(configs))])
-        print(f"fused launcher: {len(configs)} jobs in {len(groups)} group(s)")
+        groups = (split_groups(group_jobs([group_key(c) for c in configs], self.max_members), self.n_jobs)
+                  if fusing else [[i] for i in range(len(configs))])
+        n_jobs = min(self.n_jobs, len(groups))
+        threads = threads_per_job(n_jobs)
+        print(f"fused launcher: {len(configs)} jobs in {len(groups)} group(s), {n_jobs} at a time, "
+              f"{threads} thread(s) each")
         for number, group in enumerate(groups):
             shown = ", ".join(f"#{initial_job_idx + i} {' '.join(filter_overrides(job_overrides[i]))}" for i in group)
             print(f"  group {number}: {len(group)} member(s): {shown}")
-        returns: dict[int, JobReturn] = {}
-        for group in groups:
-            if len(group) == 1:
-                returns[group[0]] = self._run(configs[group[0]])
-                continue
-            prepared: list = []
-            train_task._fused_collector = prepared  # each job prepares its run instead of training it
-            try:
-                for i in group:
-                    returns[i] = self._run(configs[i])
-            finally:
-                train_task._fused_collector = None
-            if prepared:
-                train_group(prepared)
+        work = [([configs[i] for i in group], fusing and len(group) > 1) for group in groups]
+        if n_jobs == 1:
+            done = [_run_group(self.hydra_context, self.task_function, group, fuse, threads, None)
+                    for group, fuse in work]
+        else:  # joblib's processes, as the joblib launcher uses: no scheduler of our own
+            from joblib import Parallel, delayed
+            state = Singleton.get_state()
+            done = Parallel(n_jobs=n_jobs, backend="loky")(
+                delayed(_run_group)(self.hydra_context, self.task_function, group, fuse, threads, state)
+                for group, fuse in work)
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        returns = {i: ret for group, rets in zip(groups, done) for i, ret in zip(group, rets)}
         return [returns[i] for i in range(len(configs))]
 
-    def _run(self, sweep_config) -> JobReturn:
-        ret = run_job(hydra_context=self.hydra_context, task_function=self.task_function, config=sweep_config,
-                      job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        if ret.status == JobStatus.FAILED:
-            raise ret._return_value
-        return ret
+
+def _run_group(hydra_context, task_function, configs: list, fuse: bool, threads: int, singleton_state) -> list:
+    """One group's jobs: prepared one by one in their own Hydra jobs, then trained together (fuse), or each
+    run as the basic launcher would. Runs in this process or in a joblib worker (singleton_state given)."""
+    import torch
+
+    from latentcli.tasks import train as train_task
+    from latentcli.tasks.fused import train_group
+
+    if singleton_state is not None:
+        setup_globals()
+        Singleton.set_state(singleton_state)
+    torch.set_num_threads(threads)
+    prepared: list = []
+    train_task._fused_collector = prepared if fuse else None  # each job prepares its run instead of training it
+    try:
+        returns = [_run(hydra_context, task_function, config) for config in configs]
+    finally:
+        train_task._fused_collector = None
+    if prepared:
+        train_group(prepared)
+    return returns
+
+
+def _run(hydra_context, task_function, sweep_config) -> JobReturn:
+    ret = run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
+                  job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
+    if ret.status == JobStatus.FAILED:
+        raise ret._return_value
+    return ret
