@@ -2,6 +2,11 @@
 # make demo: set up .venv, train the default model (bigan on the bundled digits), invert, evaluate.
 VENV ?= .venv
 PYTHON ?= python3
+# TORCH_INDEX: an extra package index for torch; on a machine without a GPU,
+#   make venv TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# installs PyTorch's CPU build (a few hundred MB) instead of the CUDA one (several GB). Empty: PyPI's default.
+TORCH_INDEX ?=
+PIP_INDEX := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 BIN := $(VENV)/bin
 DEMO := outputs/demo
 
@@ -11,7 +16,7 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q $(PIP_INDEX) -e '.[test]'
 	touch $@
 
 test: venv
