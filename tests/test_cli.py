@@ -186,7 +186,9 @@ def test_installed_wheel_runs_from_another_directory(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["train", "+modle=gan"], "train has no modle (from +modle=gan), so it would be ignored"),
     (["invert", "ckpt=x.ckpt", "+dataset=fashion_mnist"],
-     "invert has no config group dataset (from +dataset=fashion_mnist)"),
+     "invert has no config group dataset (from +dataset=fashion_mnist), so it would be ignored; invert reads the data "
+     "the model was trained on from its checkpoint; if that data moved, dataset.path=DIR (image_folder) or "
+     "dataset.data_dir=DIR relocates it"),
     (["evaluate", "ckpt=x.ckpt", "++inference.stepz=3"], "evaluate has no inference.stepz (from ++inference.stepz=3)"),
     (["invert", "ckpt=x.ckpt", "inference=encoder", "inference.steps=30"],
      "inference=encoder does not read inference.steps"),
