@@ -2,6 +2,11 @@
 # make demo: set up .venv, train the default model (bigan on the bundled digits), invert, evaluate.
 VENV ?= .venv
 PYTHON ?= python3
+# TORCH_INDEX: an extra package index for torch; on a machine without a GPU,
+#   make venv TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# installs PyTorch's CPU build (a few hundred MB) instead of the CUDA one (several GB). Empty: PyPI's default.
+TORCH_INDEX ?=
+PIP_INDEX := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 BIN := $(VENV)/bin
 DEMO := outputs/demo
 
@@ -9,9 +14,10 @@ DEMO := outputs/demo
 
 venv: $(VENV)/.installed
 
+# editable_mode=compat: Hydra then finds hydra_plugins/ in this tree (hydra/launcher=fused)
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat  # compat: Hydra finds hydra_plugins/ (hydra/launcher=fused)
+	$(BIN)/python -m pip install -q $(PIP_INDEX) -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
 test: venv

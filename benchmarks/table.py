@@ -4,7 +4,8 @@
 
 Each DIR is searched for summary.csv files (an evaluate multirun holds one per job, e.g. one per
 inference method); their rows are stacked. A row is labelled by its configuration columns and, when
-there are several files, by the job folder that holds the file. Cells are "mean ± std" over seeds.
+there are several files, by the job folder that holds the file. Cells are "mean ± std" over the row's
+runs (its seeds, counted in the runs column); a row of one run shows the mean alone.
 A column no summary has is shown as dashes, with a warning that suggests close names.
 --percent lists columns shown times 100; --mean-row appends the mean of the row means (for example
 the mean AUROC over the ten one-class problems).
@@ -39,12 +40,15 @@ def label_columns(rows: list[dict]) -> list[str]:
 
 
 def cell(row: dict, column: str, percent: bool) -> str:
+    """"mean ± std" where the row's mean is over several runs (a spread of 0 included: it was measured); the
+    mean alone over one run, whose std is no measurement (older summaries wrote 0 for it)."""
     mean, std = row.get(f"{column} mean", ""), row.get(f"{column} std", "")
     if mean == "":
         return "-"
     scale = 100 if percent else 1
-    mean, std = float(mean) * scale, float(std or 0) * scale
-    return f"{mean:.3g} ± {std:.2g}" if std else f"{mean:.4g}"
+    if std == "" or int(row.get("runs") or 1) < 2:
+        return f"{float(mean) * scale:.4g}"
+    return f"{float(mean) * scale:.3g} ± {float(std) * scale:.2g}"
 
 
 def main() -> None:

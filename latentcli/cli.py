@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import os
 import sys
@@ -52,6 +53,15 @@ def _expand_home(arg: str) -> str:
     return f"{key}='" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# groups a task takes that its defaults list does not choose: added with +GROUP=OPTION
+ADDED_GROUPS = {"train": {"variant": "a paper preset's arm, with experiment=paper/NAME"}}
+
+
+def _options(folder: Path) -> str:
+    """A group's options, those in sub-folders as their path (experiment=paper/pacgan_grid25)."""
+    return ", ".join(sorted(p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml")))
+
+
 def task_help(task: str) -> str:
     """The head of `latentcli TASK --help` (Hydra adds the composed config): the task's own config groups
     with their options and defaults, and for evaluate the metrics, one line each."""
@@ -67,10 +77,12 @@ def task_help(task: str) -> str:
              f"usage: latentcli {task} [GROUP=OPTION ...] [KEY=VALUE ...] [-m] [--cfg job] [--help]", "",
              "config groups (GROUP=OPTION):"]
     for group, choice in groups:
-        options = ", ".join(sorted(p.stem for p in (root / group).glob("*.yaml")))
+        options = _options(root / group)
         if group == "model" and task != "train":
             options = "external"  # a latentcli model comes from ckpt=; model= brings a generator trained elsewhere
         lines.append(f"  {group}: {options}  (default: {choice or 'none'})")
+    for group, what in ADDED_GROUPS.get(task, {}).items():
+        lines.append(f"  +{group}: {_options(root / group)}  ({what})")
     if task == "evaluate":
         from latentcli.metrics import METRICS
 
@@ -81,18 +93,39 @@ def task_help(task: str) -> str:
     return "\n".join(lines)
 
 
-def composition_error(err: Exception) -> str:
+def composition_error(err: Exception, task: str = "the task") -> str:
     """Hydra's report of a config that does not compose (a wrong type, an unknown key or option) as one line:
     the key and what was wrong with it."""
     from omegaconf.errors import OmegaConfBaseException
 
     cause = err if isinstance(err, OmegaConfBaseException) else err.__cause__
+    if _is_unknown_key(cause):
+        return _unknown_key(cause, task)
     text = str(err).split("Config search path")[0]  # Hydra's list of where it looked: not the user's concern
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().endswith("_schema")]
     if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
         said = f"{cause.full_key}: {str(cause.msg).splitlines()[0]}"
         return said if not lines or lines[0].startswith("Error merging override") else f"{said} ({' '.join(lines)})"
     return " ".join(lines)
+
+
+def _is_unknown_key(cause) -> bool:
+    """OmegaConf's "Key 'lamda' not in 'AliceConfig'" (a KeyError or an AttributeError, by where it arose)."""
+    msg = str(getattr(cause, "msg", "") or "")
+    return getattr(cause, "parent_node", None) is not None and msg.startswith("Key '") and " not in '" in msg
+
+
+def _unknown_key(cause, task: str) -> str:
+    """A misspelt key, with the nearest key of the same config node. Hydra's advice (`+model.lamda=1` appends
+    it) is left out: latentcli refuses a key its task would ignore, so following it leads to a second error."""
+    node = cause.parent_node
+    group = cause.full_key.rpartition(".")[0]  # "" at the top: the task's own keys
+    keys = [str(k) for k in node.keys() if k != "hydra"]  # Hydra's block is not the task's to set this way
+    owner = f"{group}={node['name']}" if group and "name" in node else (group or task)
+    close = difflib.get_close_matches(str(cause.key), keys, n=1)
+    hint = (f"did you mean {group + '.' if group else ''}{close[0]}?" if close
+            else f"`latentcli {task} --help` lists the keys")
+    return f"{cause.full_key}: {owner} has no key {cause.key}; {hint}"
 
 
 @contextlib.contextmanager
@@ -112,7 +145,7 @@ def _one_line_composition_errors(task: str):
     except (HydraException, OmegaConfBaseException) as err:
         if getattr(err, "raised_by_task", False):  # not composition: a task's own failure keeps its traceback
             raise
-        print(f"latentcli {task}: error: {composition_error(err)}", file=sys.stderr)
+        print(f"latentcli {task}: error: {composition_error(err, task)}", file=sys.stderr)
         sys.exit(2)
     finally:
         del os.environ["HYDRA_FULL_ERROR"]
@@ -193,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     if task != "train" and any(m != "external" for m in models):
         print(f"latentcli {task}: error: {task} reads a latentcli model from its checkpoint (ckpt=PATH); model= only "
               f"takes model=external, a generator trained outside latentcli (got model={models[0]})", file=sys.stderr)
+        return 2
+    if task != "train" and any(arg.startswith("dataset=") for arg in rest):  # Hydra's advice, +dataset=, is refused too
+        other = "; inputs=folder inputs.path=DIR inverts other pictures" if task == "invert" else ""
+        print(f"latentcli {task}: error: {task} reads the data the model was trained on from its checkpoint; dataset= "
+              "cannot choose another. If that data moved, dataset.path=DIR (image_folder) or dataset.data_dir=DIR "
+              f"relocates it{other}", file=sys.stderr)
         return 2
     try:
         _run_hydra(task, [_expand_home(arg) for arg in rest])

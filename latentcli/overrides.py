@@ -60,8 +60,11 @@ def _refuse_new_keys(task: str, cfg, overrides, added) -> None:
         return
     shown = sorted(refused)
     shown = ", ".join(shown[:6]) + (f" and {len(shown) - 6} more" if len(shown) > 6 else "")
-    raise UserError(f"{task} has no {shown} (from {' '.join(sources)}), so it would be ignored; "
-                    f"`latentcli {task} --help` lists what {task} takes")
+    hint = f"`latentcli {task} --help` lists what {task} takes"
+    if "config group dataset" in refused:  # invert, evaluate: the data comes with the checkpoint
+        hint = (f"{task} reads the data the model was trained on from its checkpoint; if that data moved, "
+                "dataset.path=DIR (image_folder) or dataset.data_dir=DIR relocates it")
+    raise UserError(f"{task} has no {shown} (from {' '.join(sources)}), so it would be ignored; {hint}")
 
 
 def _unread_inference_options(task: str, method: str, overrides) -> None:

@@ -50,8 +50,9 @@ def _cell(value) -> str:
 
 
 def write_report(path: Path, metrics: dict, figures: list, curves: Path | None) -> None:
-    head = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    head = {k: v for k, v in metrics.items() if not isinstance(v, dict) and k != "warnings"}
     lines = [f"# {metrics['model']} on {metrics['dataset']}, step {metrics['step']}", ""]
+    lines += [f"**Warning:** {line}" for line in metrics.get("warnings", [])] + ([""] if "warnings" in metrics else [])
     lines += ["| | |", "| --- | --- |"] + [f"| {k} | {_cell(v)} |" for k, v in head.items()] + [""]
     for name, value in metrics.items():
         if not isinstance(value, dict):

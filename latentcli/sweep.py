@@ -108,7 +108,8 @@ def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str, ste
             values = [r[name] for r in runs if name in r]
             if values:
                 row[f"{name} mean"] = statistics.fmean(values)
-                row[f"{name} std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+                # one value has no spread: left empty (CSV) and out (Markdown), never a measured-looking 0
+                row[f"{name} std"] = statistics.stdev(values) if len(values) > 1 else None
         rows.append(row)
     columns = list(dict.fromkeys(c for row in rows for c in row))
     buffer = io.StringIO()
@@ -120,7 +121,7 @@ def summarise(results: list[tuple[dict, dict]], out: Path, main_metric: str, ste
     if f"{main_metric} mean" in columns:
         labels = [", ".join(f"{k}={row[k]}" for k in varying) or "all" for row in rows]
         viz.save_bar_plot(out / f"{stem}.png", labels, [row.get(f"{main_metric} mean", 0) for row in rows],
-                          [row.get(f"{main_metric} std", 0) for row in rows], ylabel=main_metric,
+                          [row.get(f"{main_metric} std") or 0 for row in rows], ylabel=main_metric,
                           title=f"{main_metric}: mean and std over seeds")
     pictures = plot_against_settings(rows, varying, plot_metrics or [main_metric], out, stem)
     if pictures:
@@ -155,7 +156,7 @@ def plot_against_settings(rows: list[dict], varying: list[str], metrics: list[st
                 xs, means, stds = series.setdefault(", ".join(str(row[k]) for k in others) or metric, ([], [], []))
                 xs.append(_number(row[setting]) if numeric else row[setting])
                 means.append(row[f"{metric} mean"])
-                stds.append(row[f"{metric} std"])
+                stds.append(row[f"{metric} std"] or 0)
             if not series:
                 continue
             title = f"{metric} against {setting}: mean and std over seeds"
@@ -169,7 +170,7 @@ def plot_against_settings(rows: list[dict], varying: list[str], metrics: list[st
 def _markdown(rows: list[dict], varying: list[str], names: list[str], settings: dict) -> str:
     cells = {k: [str(row.get(k, "")) for row in rows] for k in varying + ["runs"]}
     for n in names:
-        cells[n] = [f"{row[f'{n} mean']:.4g} ± {row[f'{n} std']:.2g}" if f"{n} mean" in row else "" for row in rows]
+        cells[n] = [_mean_and_spread(row, n) for row in rows]
     same = {k: v[0] for k, v in cells.items() if len(set(v)) == 1 and (len(rows) > 1 or k not in names)}
     same = {**{k: settings[k] for k in ("dataset", "model", "inference") if k in settings and k not in varying},
             **same}
@@ -178,6 +179,14 @@ def _markdown(rows: list[dict], varying: list[str], names: list[str], settings: 
     lines += ["| " + " | ".join(shown) + " |", "|" + " --- |" * len(shown)]
     lines += ["| " + " | ".join(cells[k][i] for k in shown) + " |" for i in range(len(rows))]
     return "\n".join(lines) + "\n"
+
+
+def _mean_and_spread(row: dict, name: str) -> str:
+    """"mean ± std" over a row's runs; the mean alone where one run gave the value (no spread to show)."""
+    if f"{name} mean" not in row:
+        return ""
+    std = row[f"{name} std"]
+    return f"{row[f'{name} mean']:.4g}" + ("" if std is None else f" ± {std:.2g}")
 
 
 def append_where_they_ran(summary: Path, runs: list[Path]) -> None:

@@ -36,6 +36,22 @@ def test_bad_override_gets_hydras_message_without_traceback(tmp_path):
     assert "Could not find 'model/nope'" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_misspelt_key_suggests_the_nearest_key_not_a_plus_that_is_then_refused(tmp_path):
+    proc = run_cli("train", "model=alice", "model.lamda=1", check=False, cwd=tmp_path)
+    assert proc.returncode == 2 and not list(tmp_path.iterdir())
+    assert proc.stderr == ("latentcli train: error: model.lamda: model=alice has no key lamda; "
+                           "did you mean model.lambda?\n")
+
+
+@pytest.mark.parametrize("task", ["invert", "evaluate"])
+def test_a_dataset_choice_on_invert_or_evaluate_says_the_data_comes_from_the_checkpoint(tmp_path, task):
+    proc = run_cli(task, "ckpt=x.ckpt", "dataset=shapes", check=False, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and not list(tmp_path.iterdir())
+    assert proc.stderr.startswith(f"latentcli {task}: error: {task} reads the data the model was trained on "
+                                  "from its checkpoint; dataset= cannot choose another")
+    assert "dataset.path=DIR" in proc.stderr
+
+
 def test_conflicting_hydra_flags_are_one_line(tmp_path):
     proc = run_cli("train", "-m", "experiment=toy_modes", "--cfg", "job", check=False, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -170,7 +186,9 @@ def test_installed_wheel_runs_from_another_directory(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["train", "+modle=gan"], "train has no modle (from +modle=gan), so it would be ignored"),
     (["invert", "ckpt=x.ckpt", "+dataset=fashion_mnist"],
-     "invert has no config group dataset (from +dataset=fashion_mnist)"),
+     "invert has no config group dataset (from +dataset=fashion_mnist), so it would be ignored; invert reads the data "
+     "the model was trained on from its checkpoint; if that data moved, dataset.path=DIR (image_folder) or "
+     "dataset.data_dir=DIR relocates it"),
     (["evaluate", "ckpt=x.ckpt", "++inference.stepz=3"], "evaluate has no inference.stepz (from ++inference.stepz=3)"),
     (["invert", "ckpt=x.ckpt", "inference=encoder", "inference.steps=30"],
      "inference=encoder does not read inference.steps"),

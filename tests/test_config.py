@@ -57,3 +57,16 @@ def test_unknown_trainer_key_is_a_clear_error():
 
     with pytest.raises(UserError, match="trainer.max_step: Key 'max_step' not in 'TrainerConfig'"):
         typed(TrainerConfig, {"max_step": 3})
+
+
+def test_train_help_lists_the_paper_presets_and_the_variant_group():
+    from latentcli.cli import task_help
+
+    lines = task_help("train").splitlines()
+    experiment = next(line for line in lines if line.startswith("  experiment: "))
+    assert experiment == ("  experiment: fmnist_anomaly, fmnist_inference, paper/alice_toy, paper/bigan_mnist, "
+                          "paper/pacgan_grid25, paper/pacgan_ring8, paper/veegan_grid25, paper/veegan_ring8, speed, "
+                          "toy_modes  (default: none)")
+    assert ("  +variant: ali, gan, pacgan2, pacgan3, pacgan4  (a paper preset's arm, with experiment=paper/NAME)"
+            in lines)
+    assert not any("variant" in line for line in task_help("evaluate").splitlines())

@@ -127,7 +127,11 @@ WRONG_TYPE = [
     ("train", "dataset.latent_dim=1.5", "dataset.latent_dim: Value '1.5' of type 'float' could not be converted to Integer"),
     ("invert", "inference.steps=ten", "inference.steps: Value 'ten' of type 'str' could not be converted to Integer"),
     ("evaluate", "anomaly.k=[1,2]", "anomaly.k: Value '[1, 2]' of type 'list'"),
-    ("train", "trainer.max_step=3", "trainer.max_step: Key 'max_step' not in 'TrainerConfig'"),
+    # a misspelt key: the nearest key of its node, never Hydra's `+key=` advice (which latentcli refuses)
+    ("train", "trainer.max_step=3", "trainer.max_step: trainer has no key max_step; did you mean trainer.max_steps?"),
+    ("train", "model=alice model.lamda=1", "model.lamda: model=alice has no key lamda; did you mean model.lambda?"),
+    ("train", "batchsize=8", "batchsize: train has no key batchsize; did you mean batch_size?"),
+    ("train", "trainer.zzz=1", "trainer.zzz: trainer has no key zzz; `latentcli train --help` lists the keys"),
 ]
 
 
@@ -142,7 +146,7 @@ def refusal(task: str, overrides: str) -> str:
     try:
         cfg = compose(task, overrides=overrides.split())
     except (HydraException, OmegaConfBaseException) as err:
-        return composition_error(err)
+        return composition_error(err, task)
     with pytest.raises(UserError) as err:
         validate(cfg)
     return str(err.value)

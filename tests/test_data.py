@@ -236,3 +236,58 @@ def test_load_images_reads_a_picture_or_a_folder_as_the_model_takes_them(tmp_pat
         load_images(tmp_path, [2])
     with pytest.raises(UserError, match="is neither a picture nor a folder"):
         load_images(tmp_path / "nothing", [1, 16, 16])
+
+
+def _shapes_folder(root, classes, size: int, mode: str, n_each: int) -> None:
+    from PIL import Image, ImageDraw
+
+    for k, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(n_each):
+            image = Image.new(mode, (size, size))
+            box = (size // 4 + i % 3, size // 4, 3 * size // 4, 3 * size // 4)
+            (ImageDraw.Draw(image).ellipse if k == 0 else ImageDraw.Draw(image).rectangle)(box, fill="white")
+            image.save(root / name / f"{i}.png")
+
+
+def test_a_small_folder_and_data_of_another_kind_are_said_so(tmp_path, capsys):
+    import json
+
+    from latentcli.cli import main
+
+    _shapes_folder(tmp_path / "shapes", ["circles", "squares"], 16, "L", 25)  # 50 pictures: 45 train, 5 test
+    train = ["train", "dataset=image_folder", f"dataset.path={tmp_path / 'shapes'}", "dataset.channels=1",
+             "dataset.resolution=16", "model.width=8", "trainer.max_steps=2", "trainer.device=cpu",
+             "trainer.progress=false", "trainer.tensorboard=false", f"hydra.run.dir={tmp_path / 'run'}"]
+    with pytest.raises(SystemExit):  # the README's command at its batch of 64
+        main(train)
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "latentcli train: error: batch_size=64 is larger than the training set (45 items; 5 of the folder's "
+        "pictures, dataset.test_fraction=0.1, are held out for testing): set batch_size=45 or less")
+    assert main([*train, "batch_size=8"]) == 0
+    ckpt = f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"
+    capsys.readouterr()
+    assert main(["evaluate", ckpt, "metrics=[recon,probe]", "device=cpu", f"hydra.run.dir={tmp_path / 'ev'}"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    few = "recon, probe rest on 5 test items (fewer than 50): differences this small are noise, not measurements"
+    smallest = json.loads((tmp_path / "ev" / "metrics.json").read_text())["probe"]["n_test_smallest_class"]
+    assert 1 <= smallest <= 4
+    small_class = (f"probe: its smallest class has {smallest} test item{'s' if smallest > 1 else ''} (fewer than 10 "
+                   "a class): its accuracies say little")
+    assert [line for line in err if line.startswith("warning: ")] == [f"warning: {few}", f"warning: {small_class}"]
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["warnings"] == [few, small_class]
+    assert f"**Warning:** {few}" in (tmp_path / "ev" / "report.md").read_text()
+
+    # other data, moved in with dataset.path=: other classes, and bigger colour pictures
+    _shapes_folder(tmp_path / "pets", ["cats", "dogs"], 56, "RGB", 3)
+    assert main(["evaluate", ckpt, f"dataset.path={tmp_path / 'pets'}", "metrics=recon", "device=cpu",
+                 f"hydra.run.dir={tmp_path / 'ev2'}"]) == 0
+    assert ("warning: the data's classes (cats, dogs) are not the ones the model was trained on (circles, squares): "
+            "labels are matched by number, so per-class results (probe, anomaly, edits) compare different things"
+            in capsys.readouterr().err.splitlines())
+    assert main(["invert", ckpt, "inputs=folder", f"inputs.path={tmp_path / 'pets'}", "inference=encoder",
+                 "device=cpu", f"hydra.run.dir={tmp_path / 'inv'}"]) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")] == [
+        "note: pictures of another size than the model's (6 of 6 read, e.g. 0.png, 56x56): the model was trained "
+        "on 16x16, so each is cropped to its centre square and resized to that",
+        "note: colour pictures (6 of 6 read, e.g. 0.png): the model was trained on grey items, so each is made grey"]

@@ -66,6 +66,8 @@ def test_toy_sweep_evaluates_skips_what_it_cannot_invert_and_tabulates(tmp_path)
              f"hydra.run.dir={tmp_path / 'enc'}")
     summary = list(csv.DictReader((tmp_path / "enc" / "summary.csv").open()))
     assert [row["runs"] for row in summary] == ["2"]  # one configuration: nothing to label it by
+    where = (tmp_path / "enc" / "summary.md").read_text().split("Where the runs ran:")[1].splitlines()[4:]
+    assert [line.split(" | ")[0] for line in where if line] == ["| 2", "| 3"]  # the BiGAN's jobs, not the skipped GAN's
     only_gan = tmp_path / "only_gan"
     only_gan.mkdir()
     (only_gan / "run").symlink_to(ckpts[0].parent.parent)
@@ -109,12 +111,27 @@ def test_table_of_constructed_summaries(tmp_path):
     assert lines == [
         "| job | model | runs | x | y |",
         "| --- | --- | --- | --- | --- |",
-        "| encoder | gan | 2 | 80 ± 10 | 10 |",
-        "| encoder | vae | 1 | 60 | - |",
-        "| optimize | gan | 2 | 90 ± 10 | 10 |",
+        "| encoder | gan | 2 | 80 ± 10 | 10 ± 0 |",  # two runs that agree: a spread of 0 was measured
+        "| encoder | vae | 1 | 60 | - |",  # one run: no spread to show
+        "| optimize | gan | 2 | 90 ± 10 | 10 ± 0 |",
         "| optimize | vae | 1 | 70 | - |",
         "| **mean** |  |  | 75 | 10 |",
     ]
+
+
+def test_a_summary_shows_no_spread_for_a_single_seed(tmp_path):
+    from latentcli import sweep
+
+    results = [({"model": "gan", "dataset": "digits"}, {"recon": {"psnr": 20.0}}),
+               ({"model": "vae", "dataset": "digits"}, {"recon": {"psnr": 22.0}}),
+               ({"model": "vae", "dataset": "digits"}, {"recon": {"psnr": 24.0}})]
+    sweep.summarise(results, tmp_path, "recon.psnr")
+    md = (tmp_path / "summary.md").read_text().splitlines()
+    assert md[2:] == ["| model | runs | recon.psnr |", "| --- | --- | --- |",
+                      "| gan | 1 | 20 |", "| vae | 2 | 23 ± 1.4 |"]
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert [(r["runs"], r["recon.psnr std"]) for r in rows] == [("1", ""), ("2", str(2 ** 0.5))]
+    assert (tmp_path / "summary.png").is_file()  # the bar plot takes the missing spread as no error bar
 
 
 def test_sweep_runs_are_read_in_job_order(tmp_path):

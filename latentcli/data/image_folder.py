@@ -36,6 +36,18 @@ def find_images(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
 
 
+GREY_MODES = {"1", "L", "LA", "F", *WIDE_MODES}  # Pillow's modes of one colour channel (LA: with alpha)
+
+
+def picture_format(path: Path) -> tuple[int, int, int] | None:
+    """(width, height, channels: 1 grey or 3 colour) from the file's header alone; None if unreadable."""
+    try:
+        with Image.open(path, formats=FORMATS) as image:
+            return image.width, image.height, 1 if image.mode in GREY_MODES else 3
+    except Exception:  # read_batches names the unreadable files
+        return None
+
+
 def read_image(path: Path, channels: int, resolution: int) -> torch.Tensor:
     """1 x channels x resolution x resolution uint8; any mode (palette, alpha, 16-bit, CMYK) is converted
     first, a camera's EXIF orientation applied, and an animation's first frame taken."""

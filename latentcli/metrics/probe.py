@@ -45,12 +45,20 @@ def evaluate(ctx) -> dict:
     z_test = ctx.test_inversion.z.cpu().numpy()
     y_train, y_test = class_of(train.y).numpy(), class_of(test.y).numpy()
     result = {"n_train": len(train), "n_test": len(test),
+              # the class with fewest test items (its accuracy, and the probe's, is only as sure as that count)
+              "n_test_smallest_class": _smallest_class(y_test),
               "latent": classification_probes(z_train, y_train, z_test, y_test),
               "pixels": classification_probes(train.x.flatten(1).numpy(), y_train, test.x.flatten(1).numpy(), y_test)}
     if factors:
         result["factor_r2"] = factor_r2(z_train, train.y.numpy(), z_test, test.y.numpy(), factors)
     _pca_picture(ctx, z_test, y_test)
     return result
+
+
+def _smallest_class(labels: np.ndarray) -> int:
+    """How many items the rarest class among `labels` has (unlabelled items, -1, aside)."""
+    counts = np.unique(labels[labels >= 0], return_counts=True)[1]
+    return int(counts.min()) if len(counts) else 0
 
 
 def _pca_picture(ctx, z: np.ndarray, labels: np.ndarray) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,27 @@ def stored_dataset(ckpt: dict, cfg):
             raise UserError(f"dataset.{key}={value}: the checkpoint's dataset ({dataset.name}) has no {key}")
         dataset[key] = str(Path(value).expanduser())
     return typed(DATASET_SCHEMAS[dataset.name], dataset)
+
+
+def warn_of_other_data(trained: dict, info) -> None:
+    """One warning line for each of the classes, channels and resolution in which the data read now (moved
+    with dataset.path= or dataset.data_dir=) differs from the checkpoint's description of what the model was
+    trained on (`trained`, DataInfo.to_dict()): the numbers would otherwise be taken for the same measurement."""
+    before, now = trained.get("extra", {}).get("classes"), info.classes
+    lines = []
+    if before != now:
+        lines.append(f"the data's classes ({', '.join(now or ['none named'])}) are not the ones the model was "
+                     f"trained on ({', '.join(before or ['none named'])}): labels are matched by number, so "
+                     "per-class results (probe, anomaly, edits) compare different things")
+    shape = list(trained["shape"])
+    if len(shape) == 3 and len(info.shape) == 3:
+        if shape[0] != info.shape[0]:
+            lines.append(f"the data has {info.shape[0]} channel(s); the model was trained on {shape[0]}")
+        if shape[1:] != list(info.shape[1:]):
+            lines.append(f"the data is {info.shape[1]}x{info.shape[2]} pixels; the model was trained on "
+                         f"{shape[1]}x{shape[2]}")
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def load_regressor(inference_cfg):

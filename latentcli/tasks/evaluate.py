@@ -15,13 +15,22 @@ from latentcli.inference import build_inverter
 from latentcli.metrics import METRICS
 from latentcli.metrics.context import EvaluationContext
 from latentcli.models import load_checkpoint
-from latentcli.tasks.common import load_model, load_regressor, run_dir, save_hydra_record, seed_everything, stored_dataset
+from latentcli.tasks.common import (load_model, load_regressor, run_dir, save_hydra_record, seed_everything,
+                                    stored_dataset, warn_of_other_data)
 from latentcli.tasks.inputs import count_or_all
 
 # the sweep summary's bar plot when summary_metric is not set: the first of these the runs have
 SUMMARY_METRICS = (("pacgan", "pacgan.modes"), ("veegan", "veegan.modes"), ("alice", "alice.mse"),
                    ("bigan", "bigan.nnc_e"),
                    ("modes", "modes.modes_covered"), ("recon", "recon.psnr"))
+
+# A metric over fewer test items than MIN_TEST_ITEMS is mostly noise (over 5 items one item moves an accuracy by
+# 20 points); so is a probe's accuracy where a class has fewer than MIN_PER_CLASS test items. Below either,
+# evaluate warns (stderr, metrics.json's "warnings", report.md) and still reports the numbers.
+MIN_TEST_ITEMS = 50
+MIN_PER_CLASS = 10
+# the metrics measured on the test items, all or in part (latent, pacgan, veegan, alice draw their own items)
+ON_TEST_ITEMS = ("recon", "probe", "anomaly", "compression", "bigan", "modes", "quality")
 
 
 def run(cfg) -> None:
@@ -65,6 +74,7 @@ def evaluate_checkpoint(cfg, ckpt_path: Path | None, out: Path) -> dict:
     model, ckpt = load_checkpoint(ckpt_path, device=cfg.device) if ckpt_path is not None else load_model(cfg)
     dataset_cfg = stored_dataset(ckpt, cfg)
     data = build_dataset(dataset_cfg)
+    warn_of_other_data(ckpt["data"], data.info)
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     ctx = EvaluationContext(model, data, inverter, cfg, out)
     metrics = {"ckpt": str(ckpt_path or cfg.model.target), "model": ckpt["config"]["model"]["name"], "dataset": data.info.name,
@@ -74,16 +84,36 @@ def evaluate_checkpoint(cfg, ckpt_path: Path | None, out: Path) -> dict:
     for name in metric_names(cfg, data.info, dataset_cfg):
         metrics[name] = METRICS[name].evaluate(ctx)
         write_json(out / "metrics.json", metrics)  # after each metric: a crash keeps what was measured
+    warnings = too_few_items(metrics)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    if warnings:
+        metrics["warnings"] = warnings
+        write_json(out / "metrics.json", metrics)
     report.write_report(out / "report.md", metrics, ctx.figures, report.training_curves(ckpt_path, out) if ckpt_path else None)
     if ckpt_path:
         report.log_to_run(ckpt_path, ckpt["config"], metrics, ctx.figures)
     return metrics
 
 
+def too_few_items(metrics: dict) -> list[str]:
+    """One line for each way the measured metrics rest on too few items to mean much (see MIN_TEST_ITEMS)."""
+    lines = []
+    on_test = [name for name in ON_TEST_ITEMS if name in metrics]
+    if on_test and metrics["n_test"] < MIN_TEST_ITEMS:
+        lines.append(f"{', '.join(on_test)} rest on {metrics['n_test']} test items (fewer than {MIN_TEST_ITEMS}): "
+                     "differences this small are noise, not measurements")
+    smallest = metrics.get("probe", {}).get("n_test_smallest_class")
+    if smallest is not None and smallest < MIN_PER_CLASS:
+        lines.append(f"probe: its smallest class has {smallest} test item{'s' if smallest != 1 else ''} (fewer than "
+                     f"{MIN_PER_CLASS} a class): its accuracies say little")
+    return lines
+
+
 def evaluate_sweep(cfg, out: Path) -> None:
     runs = sweep.find_runs(cfg.sweep)
     failed = sweep.failed_jobs(cfg.sweep)
-    results, skipped = [], []
+    results, skipped, evaluated = [], [], []  # evaluated: (run, its dataset), for where the runs ran
     for i, run in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {run.name}")
         try:
@@ -95,6 +125,7 @@ def evaluate_sweep(cfg, out: Path) -> None:
         print("  " + one_line(metrics))
         settings = sweep.run_settings(ckpt_io.load(run / "checkpoints" / "last.ckpt")["config"])
         results.append(({**settings, "inference": metrics["inference"]}, metrics))
+        evaluated.append((run, settings.get("dataset", "")))
     if not results:
         raise UserError(f"no run of the sweep could be evaluated; the first said: {skipped[0]}")
     by_dataset = sweep.split_by_dataset(results)
@@ -106,7 +137,8 @@ def evaluate_sweep(cfg, out: Path) -> None:
         main = cfg.summary_metric or next((m for key, m in SUMMARY_METRICS if key in part[0][1]), "step")
         plots = cfg.get("summary_plots")
         rows = sweep.summarise(part, out, main, stem, [plots] if isinstance(plots, str) else plots)
-        sweep.append_where_they_ran(out / f"{stem}.md", runs)
+        # the runs in this table only: not a skipped one (a GAN under inference=encoder), nor another dataset's
+        sweep.append_where_they_ran(out / f"{stem}.md", [run for run, data in evaluated if data == dataset])
         sweep.append_failed(out / f"{stem}.md", failed)
         print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
               f"wrote {out / stem}.csv, {stem}.md, {stem}.png")

@@ -12,11 +12,12 @@ from typing import Iterator
 import torch
 from tqdm import tqdm
 
-from latentcli.data.image_folder import find_images, read_batches
+from latentcli.data.image_folder import find_images, picture_format, read_batches
 from latentcli.errors import UserError
 
 SOURCES = ("test", "folder", "samples")
 FOLDER_BATCH = 1024  # pictures read, inverted and let go at a time
+FORMAT_SAMPLE = 200  # pictures whose headers are read to compare their size and colour with the model's
 
 
 @dataclass
@@ -80,7 +81,29 @@ def _folder(path, shape: list[int], n: int | None) -> FolderInputs:
     files = find_images(root)[:n]
     if not files:
         raise UserError(f"no PNG, JPEG, WebP or GIF images under {root}")
+    for line in format_notes(files[:FORMAT_SAMPLE], shape):  # a note: the pictures are still used
+        print(f"note: {line}", file=sys.stderr)
     return FolderInputs(files, shape, root)
+
+
+def format_notes(files: list[Path], shape: list[int]) -> list[str]:
+    """A line for pictures of another size, and one for pictures of other colours, than the model's items
+    (shape [channels, size, size]): they are fitted to it, which a user would otherwise not know."""
+    channels, size = shape[0], shape[1]
+    formats = {f: fmt for f in files if (fmt := picture_format(f)) is not None}
+    lines = []
+    other_size = [(f, (w, h)) for f, (w, h, _) in formats.items() if (w, h) != (size, size)]
+    if other_size:
+        f, (w, h) = other_size[0]
+        lines.append(f"pictures of another size than the model's ({len(other_size)} of {len(formats)} read, e.g. "
+                     f"{f.name}, {w}x{h}): the model was trained on {size}x{size}, so each is cropped to its centre "
+                     "square and resized to that")
+    other_colour = [f for f, (_, _, c) in formats.items() if c != channels]
+    if other_colour:
+        given, made = ("colour", "grey") if channels == 1 else ("grey", "colour")
+        lines.append(f"{given} pictures ({len(other_colour)} of {len(formats)} read, e.g. {other_colour[0].name}): "
+                     f"the model was trained on {made} items, so each is made {made}")
+    return lines
 
 
 def count_or_all(n) -> int | None:

@@ -15,7 +15,7 @@ from latentcli.inference.base import Inversion
 from latentcli.metrics.reconstruction import latent_recovery, reconstruction_metrics
 from latentcli.report import counted
 from latentcli.tasks.common import (load_model, load_regressor, run_dir, save_hydra_record, seed_everything,
-                                    stored_dataset)
+                                    stored_dataset, warn_of_other_data)
 from latentcli.tasks.inputs import Inputs, load_inputs
 
 
@@ -25,6 +25,8 @@ def run(cfg) -> None:
     seed_everything(cfg.seed)
     model, ckpt = load_model(cfg)
     data = build_dataset(stored_dataset(ckpt, cfg)) if cfg.inputs.source == "test" else None
+    if data is not None:
+        warn_of_other_data(ckpt["data"], data.info)
     inputs = load_inputs(cfg.inputs, model, data, cfg.n)
     inverter = build_inverter(cfg.inference, model, seed=cfg.seed, regressor=load_regressor(cfg.inference))
     check_edit(cfg.edit, model)  # before the inversion, which can take minutes

@@ -198,7 +198,11 @@ def prepare(cfg) -> PreparedRun:
     model = build_model(cfg.model, data.info)
     rng_state = torch.get_rng_state()
     if cfg.batch_size > len(data.train):
-        raise UserError(f"batch_size={cfg.batch_size} is larger than the training set ({len(data.train)} items)")
+        n_train, n_test = len(data.train), len(data.test)
+        held = (f"; {n_test} of the folder's pictures, dataset.test_fraction={cfg.dataset.test_fraction}, are held "
+                "out for testing" if "test_fraction" in cfg.dataset else "")
+        raise UserError(f"batch_size={cfg.batch_size} is larger than the training set ({n_train} items{held}): "
+                        f"set batch_size={n_train} or less")
     if resume_state is None:
         save_hydra_record(cfg, out)
     else:
