@@ -38,7 +38,7 @@ def train_bigan(run_dir: Path, max_steps: int, resume: dict | None = None, **tra
     seed_everything(0)
     data = load_toy("grid25", 512, 64)
     model = build_model(MODEL, data.info)
-    cfg = quiet(max_steps=max_steps, checkpoint_every=4, ema_decay=0.9, **trainer)
+    cfg = quiet(max_steps=max_steps, checkpoint_every=4, **{"ema_decay": 0.9, **trainer})
     meta = {"config": {"model": OmegaConf.to_container(MODEL)}, "data": data.info.to_dict()}
     Trainer(cfg, run_dir, checkpoint_meta=meta).fit(model, lambda s: batch_stream(data.train, 32, 0, s), resume=resume)
     return model
@@ -72,6 +72,23 @@ def test_resumed_run_equals_uninterrupted_run_bitwise(tmp_path):
         assert_same_state(straight[key], resumed[key], key)
     steps = [json.loads(line)["step"] for line in (tmp_path / "stopped" / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 21))  # the log reads as one run: no repeated or missing steps
+
+
+def test_ema_averages_the_generator_and_encoder_but_not_the_discriminator(tmp_path):
+    from latentcli.models import load_checkpoint
+
+    live = train_bigan(tmp_path / "live", 6, ema_decay=None)  # the EMA does not change the training itself
+    handed_back = train_bigan(tmp_path / "ema", 6)
+    ckpt = ckpt_io.load(tmp_path / "ema" / "checkpoints" / "last.ckpt")
+    loaded, _ = load_checkpoint(tmp_path / "ema" / "checkpoints" / "last.ckpt")
+    assert not any(key.startswith("module.discriminator") for key in ckpt["ema"])
+    for model in (handed_back, loaded):
+        assert_same_state(dict(model.discriminator.state_dict()), dict(live.discriminator.state_dict()))  # as trained
+        for name in ("generator", "encoder"):
+            averaged = {k[len(f"module.{name}."):]: v for k, v in ckpt["ema"].items()
+                        if k.startswith(f"module.{name}.")}
+            assert_same_state(dict(getattr(model, name).state_dict()), averaged)
+            assert not torch.equal(next(getattr(model, name).parameters()), next(getattr(live, name).parameters()))
 
 
 def test_data_stream_continues_from_any_step():
@@ -300,6 +317,25 @@ def test_compiled_run_matches_eager_and_modes_are_checked():
     assert_close_states(eager, compiled, atol=1e-5)
     with pytest.raises(UserError, match="compile_mode='fast' is not one of default, reduce-overhead"):
         TrainerConfig(compile_mode="fast")
+
+
+def test_fp16_loss_scaling_allows_several_updates_of_one_optimizer_per_step(tmp_path, monkeypatch):
+    """model.d_steps/g_steps > 1 step one optimizer twice per trainer step: with fp16's GradScaler (enabled
+    here on the CPU, where fp16 is not used) that needs an update() between the steps. Scaling by a power of
+    two is exact, so without an overflow the run equals the unscaled one bitwise."""
+    data = load_toy("grid25", 256, 64)
+    model, trainer = {"d_steps": 2, "g_steps": 3}, {"grad_clip": 1.0}  # clipping unscales each time too
+    plain = train_small(trainer, model, data)
+    scalers = []
+
+    def enabled_scaler(self):
+        scalers.append(torch.amp.GradScaler("cpu", enabled=True))
+        return scalers[-1]
+
+    monkeypatch.setattr(Trainer, "_grad_scaler", enabled_scaler)
+    scaled = train_small(trainer, model, data)
+    assert_same_state(plain.state_dict(), scaled.state_dict())
+    assert scalers[0].is_enabled() and int(scalers[0]._growth_tracker) == 4 * (2 + 3)  # one update per optimizer step
 
 
 def test_precision_32_from_the_command_line_is_an_integer_and_means_fp32():

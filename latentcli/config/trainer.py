@@ -23,7 +23,7 @@ class TrainerConfig(Checked):
     channels_last: bool = False  # NHWC memory layout for conv nets (faster convolutions on tensor cores)
     deterministic: bool = False  # deterministic CUDA kernels, so that resume is exact on a GPU too (slower)
     grad_clip: Optional[float] = positive(None)  # max gradient norm per optimiser
-    ema_decay: Optional[float] = fraction(None, open_top=True)  # EMA of all model weights, used for sampling and inversion
+    ema_decay: Optional[float] = fraction(None, open_top=True)  # EMA of G and E (not D), used for sampling and inversion
     log_every: int = positive(50)
     sample_every: int = positive(500)  # calls on_periodic (sample grids) every N steps and at the end
     checkpoint_every: int = positive(1000)
