@@ -60,6 +60,9 @@ OUT_OF_RANGE = [
     ("train", "model.init_std=0", "model.init_std=0.0 must be > 0"),
     ("train", "model.updates=random", "model.updates='random' is not one of alternating, simultaneous"),
     ("train", "model.d_steps=0", "model.d_steps=0 must be > 0"),
+    ("train", "trainer.compile=true model.loss=wgan_gp",
+     "trainer.compile=true cannot train model.loss=wgan_gp: its gradient penalty needs a double backward"),
+    ("train", "model=vaegan trainer.compile=true model.loss=wgan_gp", "trainer.compile=true cannot train model.loss"),
     ("train", "model.maxout_pieces=0", "model.maxout_pieces=0 must be > 0"),
     ("train", "model=vae model.likelihood=poisson", "model.likelihood='poisson' is not one of gaussian, bernoulli"),
     ("train", "model=vae model.sigma=0", "model.sigma=0.0 must be > 0"),
@@ -169,7 +172,8 @@ def test_the_shipped_defaults_are_in_range(hydra_configs, task):
 
 def test_the_command_refuses_in_one_line_with_status_2_and_writes_nothing(tmp_path):
     commands = [["train", "trainer.max_steps=many"], ["train", "model.width=-5"],
-                ["invert", "inputs=folder", f"inputs.path={MISSING_PATH}"]]
+                ["invert", "inputs=folder", f"inputs.path={MISSING_PATH}"],
+                ["train", "trainer.compile=true", "model.loss=wgan_gp"]]  # a check across groups, at the start too
     procs = [subprocess.Popen([sys.executable, "-m", "latentcli", *args], cwd=tmp_path, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for args in commands]  # side by side: start-up time
     for args, proc in zip(commands, procs):
