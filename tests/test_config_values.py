@@ -36,6 +36,8 @@ OUT_OF_RANGE = [
     ("train", "trainer.checkpoint_every_seconds=0", "trainer.checkpoint_every_seconds=0.0 must be > 0"),
     ("train", "trainer.keep_checkpoints=-1", "trainer.keep_checkpoints=-1 must be >= 0"),
     ("train", "trainer.num_workers=-2", "trainer.num_workers=-2 must be >= 0"),
+    ("train", "trainer.threads=0", "trainer.threads=0 must be auto or a number of threads > 0"),
+    ("train", "trainer.threads=many", "trainer.threads='many' must be auto or a number of threads > 0"),
     ("train", "trainer.weight_decay=-0.1", "trainer.weight_decay=-0.1 must be >= 0"),
     ("train", "trainer.lr_decay=cosine", "trainer.lr_decay='cosine' is not one of none, linear, exponential"),
     ("train", "trainer.lr_decay_start=1.5", "trainer.lr_decay_start=1.5 must be in [0, 1]"),

@@ -17,7 +17,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from conftest import TINY_TOY, run_cli
+from conftest import TINY_TOY, run_cli, run_task
 from latentcli.data import batch_stream
 from latentcli.data.toy import load_toy
 from latentcli.engine import checkpoint as ckpt_io
@@ -72,6 +72,20 @@ def test_resumed_run_equals_uninterrupted_run_bitwise(tmp_path):
         assert_same_state(straight[key], resumed[key], key)
     steps = [json.loads(line)["step"] for line in (tmp_path / "stopped" / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 21))  # the log reads as one run: no repeated or missing steps
+
+
+def test_resume_with_loss_scaling_restores_the_scaler_bitwise(tmp_path, monkeypatch):
+    # fp16's GradScaler enabled on the CPU; it doubles its scale every 3 updates without an overflow
+    monkeypatch.setattr(Trainer, "_grad_scaler",
+                        lambda self: torch.amp.GradScaler("cpu", enabled=True, growth_interval=3))
+    train_bigan(tmp_path / "straight", 12)
+    train_bigan(tmp_path / "stopped", 6)
+    train_bigan(tmp_path / "stopped", 12, resume=ckpt_io.load(tmp_path / "stopped" / "checkpoints" / "last.ckpt"))
+    straight = ckpt_io.load(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    resumed = ckpt_io.load(tmp_path / "stopped" / "checkpoints" / "last.ckpt")
+    for key in ("model", "optimizers", "ema", "scaler"):
+        assert_same_state(straight[key], resumed[key], key)
+    assert straight["scaler"]["scale"] == 2.0 ** 16 * 2 ** (12 * 2 // 3)  # 2 updates (D, then G) per step
 
 
 def test_ema_averages_the_generator_and_encoder_but_not_the_discriminator(tmp_path):
@@ -336,6 +350,34 @@ def test_fp16_loss_scaling_allows_several_updates_of_one_optimizer_per_step(tmp_
     scaled = train_small(trainer, model, data)
     assert_same_state(plain.state_dict(), scaled.state_dict())
     assert scalers[0].is_enabled() and int(scalers[0]._growth_tracker) == 4 * (2 + 3)  # one update per optimizer step
+
+
+def test_cpu_threads_are_shared_among_the_jobs_running_at_once(monkeypatch):
+    from latentcli.engine.environment import choose_threads, jobs_sharing_the_machine
+
+    assert choose_threads("auto", "cpu", cores=16, jobs=2) == 8  # a 2-job joblib sweep: half the cores each
+    assert choose_threads("auto", "cpu", cores=2, jobs=4) == 1  # never 0
+    assert choose_threads("auto", "cpu", cores=16, jobs=1, omp_num_threads="3") == 3  # the user's OMP_NUM_THREADS
+    assert choose_threads(4, "cpu", cores=16, jobs=2, omp_num_threads="3") == 4  # a number overrides both
+    assert choose_threads("auto", "cuda", cores=16, jobs=2) is None  # torch's default beside a GPU
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert [jobs_sharing_the_machine(16, n) for n in (None, 2, -1, -2)] == [1, 2, 16, 15]  # as joblib counts
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert jobs_sharing_the_machine(16, 3) == 6  # torchrun's processes in each job
+
+
+def test_the_train_task_applies_and_records_its_threads(tmp_path):
+    from latentcli.engine.environment import cpu_cores
+
+    before = torch.get_num_threads()
+    try:
+        run_task("train", *TINY_TOY, "trainer.max_steps=2", "trainer.threads=1", f"hydra.run.dir={tmp_path}")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["threads"] == {"setting": 1, "cores": cpu_cores(), "jobs": 1, "threads": 1}
+    assert info["device_name"] == "cpu, 1 threads"
 
 
 def test_precision_32_from_the_command_line_is_an_integer_and_means_fp32():

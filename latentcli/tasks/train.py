@@ -19,7 +19,7 @@ from latentcli import sweep, viz
 from latentcli.data import batch_stream, build_dataset
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
-from latentcli.engine.environment import write_run_info
+from latentcli.engine.environment import apply_threads, write_run_info
 from latentcli.config import TrainerConfig, typed
 from latentcli.engine.logging import MetricsLogger, run_loggers_choice
 from latentcli.engine.trainer import Trainer
@@ -161,8 +161,9 @@ def train(cfg) -> None:
         said = "resume=auto: " if cfg.resume == "auto" else ""
         cfg = resumed_config(resume_state["config"], cfg, overrides)
         print(f"{said}resuming {out} from step {resume_state['step']}")
-    pick_device(cfg.trainer.device, key="trainer.device")  # before the data is read: a wrong device is one line
+    device = pick_device(cfg.trainer.device, key="trainer.device")  # before the data is read: a wrong device is one line
     trainer_cfg = OmegaConf.to_object(typed(TrainerConfig, cfg.trainer))  # a resumed run's config is checked too
+    threads = apply_threads(trainer_cfg.threads, device)  # before any work: the data's loading uses them too
     seed_everything(cfg.seed)
     data = build_dataset(cfg.dataset)
     model = build_model(cfg.model, data.info)
@@ -190,7 +191,7 @@ def train(cfg) -> None:
         desc=f"train {cfg.model.name}/{cfg.dataset.name}",
     )
 
-    write_run_info(out, trainer.device)
+    write_run_info(out, trainer.device, threads)
 
     def make_batches(start_step: int):
         return batch_stream(data.train, cfg.batch_size, cfg.seed, start_step, num_workers=trainer_cfg.num_workers,
