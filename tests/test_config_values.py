@@ -36,6 +36,8 @@ OUT_OF_RANGE = [
     ("train", "trainer.checkpoint_every_seconds=0", "trainer.checkpoint_every_seconds=0.0 must be > 0"),
     ("train", "trainer.keep_checkpoints=-1", "trainer.keep_checkpoints=-1 must be >= 0"),
     ("train", "trainer.num_workers=-2", "trainer.num_workers=-2 must be >= 0"),
+    ("train", "trainer.threads=0", "trainer.threads=0 must be auto or a number of threads > 0"),
+    ("train", "trainer.threads=many", "trainer.threads='many' must be auto or a number of threads > 0"),
     ("train", "trainer.weight_decay=-0.1", "trainer.weight_decay=-0.1 must be >= 0"),
     ("train", "trainer.lr_decay=cosine", "trainer.lr_decay='cosine' is not one of none, linear, exponential"),
     ("train", "trainer.lr_decay_start=1.5", "trainer.lr_decay_start=1.5 must be in [0, 1]"),
@@ -60,6 +62,9 @@ OUT_OF_RANGE = [
     ("train", "model.init_std=0", "model.init_std=0.0 must be > 0"),
     ("train", "model.updates=random", "model.updates='random' is not one of alternating, simultaneous"),
     ("train", "model.d_steps=0", "model.d_steps=0 must be > 0"),
+    ("train", "trainer.compile=true model.loss=wgan_gp",
+     "trainer.compile=true cannot train model.loss=wgan_gp: its gradient penalty needs a double backward"),
+    ("train", "model=vaegan trainer.compile=true model.loss=wgan_gp", "trainer.compile=true cannot train model.loss"),
     ("train", "model.maxout_pieces=0", "model.maxout_pieces=0 must be > 0"),
     ("train", "model=vae model.likelihood=poisson", "model.likelihood='poisson' is not one of gaussian, bernoulli"),
     ("train", "model=vae model.sigma=0", "model.sigma=0.0 must be > 0"),
@@ -173,7 +178,8 @@ def test_the_shipped_defaults_are_in_range(hydra_configs, task):
 
 def test_the_command_refuses_in_one_line_with_status_2_and_writes_nothing(tmp_path):
     commands = [["train", "trainer.max_steps=many"], ["train", "model.width=-5"],
-                ["invert", "inputs=folder", f"inputs.path={MISSING_PATH}"]]
+                ["invert", "inputs=folder", f"inputs.path={MISSING_PATH}"],
+                ["train", "trainer.compile=true", "model.loss=wgan_gp"]]  # a check across groups, at the start too
     procs = [subprocess.Popen([sys.executable, "-m", "latentcli", *args], cwd=tmp_path, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for args in commands]  # side by side: start-up time
     for args, proc in zip(commands, procs):

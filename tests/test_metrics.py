@@ -12,7 +12,9 @@ from latentcli.metrics.compression import jpeg_round_trip, quantise
 from latentcli.metrics.modes import mode_coverage, own_mode_fraction
 from latentcli.metrics.probe import classification_probes, factor_r2
 from latentcli.errors import UserError
-from latentcli.metrics.quality import FeatureClassifier, InceptionFeatures, features, prdc, quality_scores
+from latentcli.data.stream import DataBundle, DataInfo, TensorPairs
+from latentcli.metrics.quality import (FeatureClassifier, InceptionFeatures, classifier_key, feature_classifier,
+                                       features, prdc, quality_scores)
 from latentcli.metrics.reconstruction import PSNR_CAP, distance_ratio, latent_recovery, reconstruction_metrics
 
 
@@ -71,6 +73,27 @@ def test_identical_sets_give_fid_near_0_and_full_precision_and_recall():
     assert same["coverage"] == 1.0 and abs(same["kid"]) < 1e-3
     other = quality_scores(x, features(classifier, torch.full((300, 1, 16, 16), -1.0) + 0.01 * images(300, seed=2)))
     assert other["fid"] > 1000 * max(abs(same["fid"]), 1e-6) and other["precision"] < 0.1 and other["recall"] < 0.1
+
+
+def image_data(seed: int = 0, normal_classes=None) -> DataBundle:
+    """20 train and 10 test 16 px images with labels 0..1, all named "folder" (as two image_folders would be)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (30, 1, 16, 16), generator=g, dtype=torch.uint8)
+    y = torch.arange(30) % 2
+    info = DataInfo("folder", [1, 16, 16], "image", classes=["a", "b"], normal_classes=normal_classes)
+    return DataBundle(TensorPairs(x[:20], y[:20]), TensorPairs(x[20:], y[20:]), info)
+
+
+def test_feature_classifier_is_cached_per_data_content_not_per_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path))
+    assert classifier_key(image_data(0), 3) == classifier_key(image_data(0), 3)  # the same data: one classifier
+    assert classifier_key(image_data(0), 3) != classifier_key(image_data(1), 3)  # other pictures, same name
+    assert classifier_key(image_data(0), 3) != classifier_key(image_data(0, normal_classes=[0]), 3)
+    _, _, first = feature_classifier(image_data(0), steps=2)
+    _, _, again = feature_classifier(image_data(0), steps=2)  # read back from the cache
+    _, _, other = feature_classifier(image_data(1), steps=2)  # trained anew, not the cached one
+    assert first == again == classifier_key(image_data(0), 2) and other != first
+    assert sorted(p.stem for p in (tmp_path / "classifiers").iterdir()) == sorted([first, other])
 
 
 def circle(n: int, centre: float = 0.0, turn: float = 0.0) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from conftest import TINY_TOY, run_cli
+from conftest import TINY_TOY, run_cli, run_task
 from latentcli.data import batch_stream
 from latentcli.data.toy import load_toy
 from latentcli.engine import checkpoint as ckpt_io
@@ -38,7 +38,7 @@ def train_bigan(run_dir: Path, max_steps: int, resume: dict | None = None, **tra
     seed_everything(0)
     data = load_toy("grid25", 512, 64)
     model = build_model(MODEL, data.info)
-    cfg = quiet(max_steps=max_steps, checkpoint_every=4, ema_decay=0.9, **trainer)
+    cfg = quiet(max_steps=max_steps, checkpoint_every=4, **{"ema_decay": 0.9, **trainer})
     meta = {"config": {"model": OmegaConf.to_container(MODEL)}, "data": data.info.to_dict()}
     Trainer(cfg, run_dir, checkpoint_meta=meta).fit(model, lambda s: batch_stream(data.train, 32, 0, s), resume=resume)
     return model
@@ -72,6 +72,37 @@ def test_resumed_run_equals_uninterrupted_run_bitwise(tmp_path):
         assert_same_state(straight[key], resumed[key], key)
     steps = [json.loads(line)["step"] for line in (tmp_path / "stopped" / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 21))  # the log reads as one run: no repeated or missing steps
+
+
+def test_resume_with_loss_scaling_restores_the_scaler_bitwise(tmp_path, monkeypatch):
+    # fp16's GradScaler enabled on the CPU; it doubles its scale every 3 updates without an overflow
+    monkeypatch.setattr(Trainer, "_grad_scaler",
+                        lambda self: torch.amp.GradScaler("cpu", enabled=True, growth_interval=3))
+    train_bigan(tmp_path / "straight", 12)
+    train_bigan(tmp_path / "stopped", 6)
+    train_bigan(tmp_path / "stopped", 12, resume=ckpt_io.load(tmp_path / "stopped" / "checkpoints" / "last.ckpt"))
+    straight = ckpt_io.load(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    resumed = ckpt_io.load(tmp_path / "stopped" / "checkpoints" / "last.ckpt")
+    for key in ("model", "optimizers", "ema", "scaler"):
+        assert_same_state(straight[key], resumed[key], key)
+    assert straight["scaler"]["scale"] == 2.0 ** 16 * 2 ** (12 * 2 // 3)  # 2 updates (D, then G) per step
+
+
+def test_ema_averages_the_generator_and_encoder_but_not_the_discriminator(tmp_path):
+    from latentcli.models import load_checkpoint
+
+    live = train_bigan(tmp_path / "live", 6, ema_decay=None)  # the EMA does not change the training itself
+    handed_back = train_bigan(tmp_path / "ema", 6)
+    ckpt = ckpt_io.load(tmp_path / "ema" / "checkpoints" / "last.ckpt")
+    loaded, _ = load_checkpoint(tmp_path / "ema" / "checkpoints" / "last.ckpt")
+    assert not any(key.startswith("module.discriminator") for key in ckpt["ema"])
+    for model in (handed_back, loaded):
+        assert_same_state(dict(model.discriminator.state_dict()), dict(live.discriminator.state_dict()))  # as trained
+        for name in ("generator", "encoder"):
+            averaged = {k[len(f"module.{name}."):]: v for k, v in ckpt["ema"].items()
+                        if k.startswith(f"module.{name}.")}
+            assert_same_state(dict(getattr(model, name).state_dict()), averaged)
+            assert not torch.equal(next(getattr(model, name).parameters()), next(getattr(live, name).parameters()))
 
 
 def test_data_stream_continues_from_any_step():
@@ -300,6 +331,53 @@ def test_compiled_run_matches_eager_and_modes_are_checked():
     assert_close_states(eager, compiled, atol=1e-5)
     with pytest.raises(UserError, match="compile_mode='fast' is not one of default, reduce-overhead"):
         TrainerConfig(compile_mode="fast")
+
+
+def test_fp16_loss_scaling_allows_several_updates_of_one_optimizer_per_step(tmp_path, monkeypatch):
+    """model.d_steps/g_steps > 1 step one optimizer twice per trainer step: with fp16's GradScaler (enabled
+    here on the CPU, where fp16 is not used) that needs an update() between the steps. Scaling by a power of
+    two is exact, so without an overflow the run equals the unscaled one bitwise."""
+    data = load_toy("grid25", 256, 64)
+    model, trainer = {"d_steps": 2, "g_steps": 3}, {"grad_clip": 1.0}  # clipping unscales each time too
+    plain = train_small(trainer, model, data)
+    scalers = []
+
+    def enabled_scaler(self):
+        scalers.append(torch.amp.GradScaler("cpu", enabled=True))
+        return scalers[-1]
+
+    monkeypatch.setattr(Trainer, "_grad_scaler", enabled_scaler)
+    scaled = train_small(trainer, model, data)
+    assert_same_state(plain.state_dict(), scaled.state_dict())
+    assert scalers[0].is_enabled() and int(scalers[0]._growth_tracker) == 4 * (2 + 3)  # one update per optimizer step
+
+
+def test_cpu_threads_are_shared_among_the_jobs_running_at_once(monkeypatch):
+    from latentcli.engine.environment import choose_threads, jobs_sharing_the_machine
+
+    assert choose_threads("auto", "cpu", cores=16, jobs=2) == 8  # a 2-job joblib sweep: half the cores each
+    assert choose_threads("auto", "cpu", cores=2, jobs=4) == 1  # never 0
+    assert choose_threads("auto", "cpu", cores=16, jobs=1, omp_num_threads="3") == 3  # the user's OMP_NUM_THREADS
+    assert choose_threads(4, "cpu", cores=16, jobs=2, omp_num_threads="3") == 4  # a number overrides both
+    assert choose_threads("auto", "cuda", cores=16, jobs=2) is None  # torch's default beside a GPU
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert [jobs_sharing_the_machine(16, n) for n in (None, 2, -1, -2)] == [1, 2, 16, 15]  # as joblib counts
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert jobs_sharing_the_machine(16, 3) == 6  # torchrun's processes in each job
+
+
+def test_the_train_task_applies_and_records_its_threads(tmp_path):
+    from latentcli.engine.environment import cpu_cores
+
+    before = torch.get_num_threads()
+    try:
+        run_task("train", *TINY_TOY, "trainer.max_steps=2", "trainer.threads=1", f"hydra.run.dir={tmp_path}")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["threads"] == {"setting": 1, "cores": cpu_cores(), "jobs": 1, "threads": 1}
+    assert info["device_name"] == "cpu, 1 threads"
 
 
 def test_precision_32_from_the_command_line_is_an_integer_and_means_fp32():

@@ -25,6 +25,14 @@ class TrainConfig(Checked):
     # true: continue the run in hydra.run.dir from its checkpoints/last.ckpt; auto: that if it has one, else start it
     resume: Any = one_of(False, True, "auto")
 
+    def together(self) -> str | None:
+        if self.trainer.compile and getattr(self.model, "loss", None) == "wgan_gp":
+            # its gradient penalty differentiates D's gradients (autograd.grad with create_graph), and
+            # torch.compile's aot_autograd has no double backward: it would fail at the first step
+            return ("trainer.compile=true cannot train model.loss=wgan_gp: its gradient penalty needs a double "
+                    "backward, which torch.compile lacks; set trainer.compile=false or model.loss=ns|hinge")
+        return None
+
 
 @dataclass
 class Relocation(Checked):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
-from latentcli.config.checks import Checked, at_least, fraction, one_of, positive
+from latentcli.config.checks import Check, Checked, at_least, checked, fraction, is_number, one_of, positive
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -23,13 +23,17 @@ class TrainerConfig(Checked):
     channels_last: bool = False  # NHWC memory layout for conv nets (faster convolutions on tensor cores)
     deterministic: bool = False  # deterministic CUDA kernels, so that resume is exact on a GPU too (slower)
     grad_clip: Optional[float] = positive(None)  # max gradient norm per optimiser
-    ema_decay: Optional[float] = fraction(None, open_top=True)  # EMA of all model weights, used for sampling and inversion
+    ema_decay: Optional[float] = fraction(None, open_top=True)  # EMA of G and E (not D), used for sampling and inversion
     log_every: int = positive(50)
     sample_every: int = positive(500)  # calls on_periodic (sample grids) every N steps and at the end
     checkpoint_every: int = positive(1000)
     checkpoint_every_seconds: Optional[float] = positive(None)  # also save this often: a preempted job loses at most this
     keep_checkpoints: int = at_least(0, 3)  # periodic step-N.ckpt files kept besides last.ckpt
     num_workers: int = at_least(0, 0)
+    # CPU threads of this process. auto: on a CPU device, the cores shared among the jobs training at once on
+    # this machine (a joblib sweep's n_jobs, torchrun's processes), or OMP_NUM_THREADS when set; a number as given
+    threads: Any = checked("auto", Check(lambda v: v == "auto" or (is_number(v) and v == int(v) and v > 0),
+                                         " must be auto or a number of threads > 0"))
     progress: bool = True
     tensorboard: bool = True
     weight_decay: float = at_least(0, 0.0)  # L2 added to every optimiser's gradients (Adam's coupled weight decay, as BiGAN's code)

@@ -9,7 +9,9 @@ Layout (FORMAT_VERSION 1):
     step            optimisation steps completed
     model           model.state_dict()
     optimizers      {name: optimizer.state_dict()}
-    ema             EMA model state_dict or None
+    ema             EMA state_dict or None: the average of the model's averaged_modules() (keys
+                    "module.NAME.*", as the model's own; older files: of the whole model), or of the whole
+                    trainable where it names none
     scaler          GradScaler state_dict or None
     rng             {"python", "numpy", "torch", "cuda"} generator states at `step`
     checksum        SHA-256 of all the above (see content_digest): torch's zip format does not check its
@@ -117,11 +119,12 @@ def newest_readable(directory: Path) -> tuple[dict, Path]:
 
 
 def model_weights(ckpt: dict) -> dict:
-    """The weights to use from a checkpoint: the EMA average when the run kept one, else the live ones."""
+    """The weights to use from a checkpoint: the EMA average where the run kept one (the generator and
+    encoder), the live ones for the rest (the discriminators)."""
     if ckpt.get("ema") is None:
         return ckpt["model"]
-    prefix = "module."  # AveragedModel wraps the model
-    return {k[len(prefix):]: v for k, v in ckpt["ema"].items() if k.startswith(prefix)}
+    prefix = "module."  # AveragedModel wraps what it averages
+    return {**ckpt["model"], **{k[len(prefix):]: v for k, v in ckpt["ema"].items() if k.startswith(prefix)}}
 
 
 def rng_state() -> dict:
@@ -220,7 +223,8 @@ class CheckpointManager:
         if state.ema is not None:
             if ckpt.get("ema") is None:
                 raise UserError("trainer.ema_decay is set but the checkpoint has no EMA weights to resume")
-            state.ema.load_state_dict(ckpt["ema"])
+            expected = state.ema.state_dict().keys()  # an older file also averaged the discriminators: not kept
+            state.ema.load_state_dict({k: v for k, v in ckpt["ema"].items() if k in expected})
         if state.scaler.is_enabled() and ckpt.get("scaler") is not None:
             state.scaler.load_state_dict(ckpt["scaler"])
         ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]

@@ -225,7 +225,9 @@ class FusedTrainer(Trainer):
 
     def _periodic(self, state: TrainState) -> None:
         """Each live member's pictures, drawn with its own model holding its (EMA) weights."""
-        weights = (state.ema.module if state.ema is not None else state.model).state_dict()
+        weights = state.model.state_dict()
+        if state.ema is not None:  # the averaged modules (generator, encoder) over the live ones
+            weights.update(state.ema.module.state_dict())
         for m, member in enumerate(self.members):
             if member.failed or member.on_periodic is None:
                 continue

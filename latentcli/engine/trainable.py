@@ -4,11 +4,13 @@ A trainable is an nn.Module with `optimizers()` and `losses(batch)`. The Trainer
 to its optimiser in the order yielded (a GAN yields the discriminator's loss, then the generator's, computed
 after the discriminator's update). Trainables never call backward() or step() themselves.
 
-Two abilities are optional, each a protocol of its own:
+Three abilities are optional, each a protocol of its own:
 - `converged()` (Converging): asked after every step; True stops the run early (latent optimisation does
   when no item improves any more).
 - `closure(name, batch)` (Reevaluating): the loss of optimiser `name` computed again at the current
   parameters, for optimisers whose step() re-evaluates the loss (L-BFGS with a line search).
+- `averaged_modules()` (Averaging): the sub-networks that trainer.ema_decay averages (a model's generator
+  and encoder, not its discriminators); without it the whole trainable is averaged.
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ class Reevaluating(Trainable, Protocol):
     def closure(self, name: str, batch) -> torch.Tensor:
         """The loss that `losses(batch)` yields for optimiser `name`, at the current parameters (no logs,
         no bookkeeping: a line search calls it at trial points)."""
+
+
+@runtime_checkable
+class Averaging(Trainable, Protocol):
+    def averaged_modules(self) -> dict[str, torch.nn.Module]:
+        """{attribute name: child module} of the children whose exponential moving average is kept and used
+        after training (trainer.ema_decay); the others keep their trained weights."""
 
 
 def needs_closure(optimizer: torch.optim.Optimizer) -> bool:

@@ -25,7 +25,7 @@ from latentcli.engine.device import autocast, autocast_dtype, pick_device, to_de
 from latentcli.engine.guards import DivergedError, FiniteWatch, StopSignals
 from latentcli.engine.logging import MetricsLogger
 from latentcli.engine.progress import Progress
-from latentcli.engine.trainable import Converging, TrainResult, TrainState, needs_closure, reevaluate
+from latentcli.engine.trainable import Averaging, Converging, TrainResult, TrainState, needs_closure, reevaluate
 
 class Trainer:
     """Runs a trainable's losses through its optimisers until a budget runs out; logs and checkpoints.
@@ -98,10 +98,13 @@ class Trainer:
         self.group.broadcast_model(model)
         model.train()
         ema = None
+        # the networks averaged: a model's generator and encoder (its discriminators keep their trained
+        # weights), as a ModuleDict whose keys are the model's own; else the whole trainable
+        self._averaged = (torch.nn.ModuleDict(model.averaged_modules()) if isinstance(model, Averaging)
+                          else model)
         if cfg.ema_decay:
-            ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-        state = TrainState(model, model.optimizers(), ema,
-                           torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16))
+            ema = AveragedModel(self._averaged, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        state = TrainState(model, model.optimizers(), ema, self._grad_scaler())
         self._base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in state.optimizers.items()}
         if resume is not None:
             if self.checkpoints is None:
@@ -121,6 +124,10 @@ class Trainer:
         self._mark_step = cfg.compile and cfg.compile_mode in ("reduce-overhead", "max-autotune")
         self._watch = FiniteWatch()
         return state
+
+    def _grad_scaler(self) -> torch.amp.GradScaler:
+        """fp16's loss scaling (disabled otherwise); a method so that tests can enable it on the CPU."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
 
     def _progress(self, step: int, logger: MetricsLogger | None) -> Progress:
         main, saves = self.group.is_main, self.checkpoints is not None
@@ -157,7 +164,7 @@ class Trainer:
         if state.step % self.cfg.sample_every != 0:
             self._periodic(state)
         if state.ema is not None:  # hand back the averaged weights: they are what sampling and inversion use
-            state.model.load_state_dict(state.ema.module.state_dict())
+            self._load_ema(state)
 
     def _step(self, state: TrainState, batch) -> dict[str, torch.Tensor]:
         """One trainer step: every (optimizer, loss) item the trainable yields, each applied in turn."""
@@ -183,10 +190,12 @@ class Trainer:
                 optimizer.step(reevaluate(model, name, batch, loss, lambda again: self._reevaluated(again, state, name)))
             else:
                 state.scaler.step(optimizer)
+                # after every step, not once per trainer step: with model.d_steps or g_steps > 1 an optimizer
+                # steps twice per trainer step, which a GradScaler allows only with an update() in between
+                state.scaler.update()
             logs.update({key: value.detach().float() for key, value in item_logs.items()})
-        state.scaler.update()
         if state.ema is not None:
-            state.ema.update_parameters(model)
+            state.ema.update_parameters(self._averaged)
         state.step += 1
         return logs
 
@@ -242,8 +251,13 @@ class Trainer:
             self.on_periodic(state.step)
             return
         live = {k: v.clone() for k, v in state.model.state_dict().items()}
-        state.model.load_state_dict(state.ema.module.state_dict())
+        self._load_ema(state)
         try:
             self.on_periodic(state.step)
         finally:
             state.model.load_state_dict(live)
+
+    @staticmethod
+    def _load_ema(state: TrainState) -> None:
+        """The EMA weights into the model where it keeps them (generator, encoder); the rest as they are."""
+        state.model.load_state_dict({**state.model.state_dict(), **state.ema.module.state_dict()})

@@ -1,19 +1,23 @@
 """metrics=[quality]: sample quality and diversity against the test split, offline.
 
 Inception weights would need a download, so by default the features come from a small classifier trained
-on the dataset's train split by the shared Trainer and cached per dataset (in ~/.cache/latentcli/classifiers).
+on the dataset's train split by the shared Trainer and cached per dataset (in ~/.cache/latentcli/classifiers,
+keyed on the data's description and a fingerprint of its content: see classifier_key).
 With quality.inception_weights=PATH (the pt_inception-2015-12-05 file of pytorch-fid and torch-fidelity)
 they are InceptionV3's 2048 pool features instead, read from that file (nothing is downloaded), and FID and
 KID are the papers' numbers. On those features: FID and KID (torchmetrics), and precision, recall, density
 and coverage (Naeem et al. 2020, the prdc package, k = quality.nearest_k). The "inception score"
 exp(E KL(p(y|x) || p(y))) is the classifier's, as ALICE reports it, whatever the features; the classifier's
-own test accuracy comes with them. metrics.json's feature_space names each number's features.
+own test accuracy comes with them. metrics.json's feature_space names each number's features and
+feature_classifier the cached classifier's key.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import warnings
 from pathlib import Path
 
@@ -67,8 +71,24 @@ def accuracy(classifier: FeatureClassifier, x: torch.Tensor, y: torch.Tensor) ->
     return float((predicted == y).float().mean())
 
 
-def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifier, float]:
-    """The dataset's classifier (eval mode, CPU) and its test accuracy: from the cache, else trained now."""
+def classifier_key(data, steps: int) -> str:
+    """The feature classifier's cache key: the dataset's name, item shape and steps, then a fingerprint of
+    everything that defines what it learns: the data's description (image_folder's classes, dataset.classes'
+    kept classes, ...) and the bytes of both splits' images and labels. Two folders, or a one-class run and
+    the full dataset, never share a classifier, whatever their names; the same data always does."""
+    info = data.info
+    digest = hashlib.sha256(json.dumps(info.to_dict(), sort_keys=True).encode())
+    for split in (data.train, data.test):
+        for tensor in (split.stored, split.y):
+            flat = tensor.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"{flat.dtype} {tuple(tensor.shape)};".encode())
+            digest.update(flat.view(torch.uint8).numpy())  # hashed in place: no copy of the images
+    return f"{info.name}_{'x'.join(map(str, info.shape))}_{steps}_{digest.hexdigest()[:16]}"
+
+
+def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifier, float, str]:
+    """The dataset's classifier (eval mode, CPU), its test accuracy and its cache key (classifier_key):
+    from the cache, else trained now."""
     info = data.info
     if info.kind != "image":
         raise UserError(f"metrics=[quality] needs images; {info.name} holds points")
@@ -76,12 +96,13 @@ def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifi
     if y_train.dim() != 1 or (y_train < 0).any():
         raise UserError(f"metrics=[quality] trains a feature classifier on labels; {info.name} has none per item")
     num_classes = int(y_train.max()) + 1
-    path = cache_dir() / "classifiers" / f"{info.name}_{'x'.join(map(str, info.shape))}_{steps}.pt"
+    key = classifier_key(data, steps)
+    path = cache_dir() / "classifiers" / f"{key}.pt"
     classifier = FeatureClassifier(info.shape, num_classes)
     if path.is_file():
         saved = ckpt_io.load(path)
         classifier.load_state_dict(saved["model"])
-        return classifier.eval(), saved["test_accuracy"]
+        return classifier.eval(), saved["test_accuracy"], key
     train = TensorPairs(data.train.stored, y_train)
     torch.manual_seed(seed)
     trainer = Trainer(TrainerConfig(max_steps=steps, device="cpu", tensorboard=False, log_every=100),
@@ -90,8 +111,8 @@ def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifi
     classifier.eval()
     test_accuracy = accuracy(classifier, data.test.x, info.class_labels(data.test.y))
     ckpt_io.save_atomic({"format_version": 1, "model": classifier.state_dict(), "test_accuracy": test_accuracy,
-                         "steps": steps, "num_classes": num_classes}, path)
-    return classifier, test_accuracy
+                         "steps": steps, "num_classes": num_classes, "key": key}, path)
+    return classifier, test_accuracy, key
 
 
 class InceptionFeatures(nn.Module):
@@ -190,7 +211,7 @@ def evaluate(ctx) -> dict:
     options = ctx.cfg.quality
     weights = options.get("inception_weights")
     inception = InceptionFeatures(weights) if weights else None  # a wrong file is refused before any work
-    classifier, test_accuracy = feature_classifier(ctx.data, int(options.classifier_steps), ctx.cfg.seed)
+    classifier, test_accuracy, key = feature_classifier(ctx.data, int(options.classifier_steps), ctx.cfg.seed)
     real = ctx.test.x
     fake = ctx.samples[:len(real)]  # as many samples as real images, or all there are
     if inception is not None:
@@ -204,4 +225,5 @@ def evaluate(ctx) -> dict:
     feature_space = {name: space for name in result if name != "inception_score"}
     feature_space["inception_score"] = f"classifier ({ctx.data.info.name}) class probabilities"
     return {**result, "n_real": len(real), "n_fake": len(fake), "nearest_k": int(options.nearest_k),
-            "classifier_test_accuracy": test_accuracy, "feature_space": feature_space}
+            "classifier_test_accuracy": test_accuracy, "feature_space": feature_space,
+            "feature_classifier": key}

@@ -72,6 +72,12 @@ class LatentModel(nn.Module):
         whose D judges z says so)."""
         return self._modules.get("discriminator")
 
+    def averaged_modules(self) -> dict[str, nn.Module]:
+        """What trainer.ema_decay averages (engine.trainable.Averaging): the networks that generate and encode,
+        every child but the discriminators (named discriminator*), which must stay the ones that trained:
+        their features feed anomaly scores and perceptual inversion."""
+        return {name: m for name, m in self.named_children() if not name.startswith("discriminator")}
+
     def make_generator(self, batch_norm: bool = True) -> nn.Module:
         """G(z) (with model.g_noise, G(z, eps)) of the model's architecture and size."""
         cfg = self.cfg

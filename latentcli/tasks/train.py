@@ -23,7 +23,7 @@ from latentcli import sweep, viz
 from latentcli.data import batch_stream, build_dataset
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
-from latentcli.engine.environment import write_run_info
+from latentcli.engine.environment import apply_threads, write_run_info
 from latentcli.config import TrainerConfig, typed
 from latentcli.engine.logging import MetricsLogger, run_loggers_choice
 from latentcli.engine.trainer import Trainer
@@ -179,6 +179,7 @@ class PreparedRun:
     save_samples: Callable[[int], None]
     logger: MetricsLogger | None = None
     rng_state: object = None  # the global random stream where training starts (a fused member's own stream)
+    threads: dict | None = None  # trainer.threads as applied (run_info.json)
 
 
 def prepare(cfg) -> PreparedRun:
@@ -191,8 +192,9 @@ def prepare(cfg) -> PreparedRun:
         said = "resume=auto: " if cfg.resume == "auto" else ""
         cfg = resumed_config(resume_state["config"], cfg, overrides)
         print(f"{said}resuming {out} from step {resume_state['step']}")
-    pick_device(cfg.trainer.device, key="trainer.device")  # before the data is read: a wrong device is one line
+    device = pick_device(cfg.trainer.device, key="trainer.device")  # before the data is read: a wrong device is one line
     trainer_cfg = OmegaConf.to_object(typed(TrainerConfig, cfg.trainer))  # a resumed run's config is checked too
+    threads = apply_threads(trainer_cfg.threads, device)  # before any work: the data's loading uses them too
     seed_everything(cfg.seed)
     data = build_dataset(cfg.dataset)
     model = build_model(cfg.model, data.info)
@@ -210,7 +212,7 @@ def prepare(cfg) -> PreparedRun:
     run = PreparedRun(out, cfg, trainer_cfg, data, model, resume_state,
                       {"config": OmegaConf.to_container(cfg, resolve=True), "data": data.info.to_dict()},
                       OmegaConf.to_container(cfg, resolve=True), HydraConfig.get().mode == RunMode.MULTIRUN,
-                      lambda step: None, rng_state=rng_state)
+                      lambda step: None, rng_state=rng_state, threads=threads)
 
     def save_samples(step: int) -> None:
         picture = out / "samples" / f"step-{step:08d}.png"
@@ -233,7 +235,7 @@ def train(cfg) -> None:
     cfg, out = run.cfg, run.out
     trainer = Trainer(run.trainer_cfg, run_dir=out, checkpoint_meta=run.checkpoint_meta,
                       on_periodic=run.save_samples, desc=f"train {cfg.model.name}/{cfg.dataset.name}")
-    write_run_info(out, trainer.device)
+    write_run_info(out, trainer.device, run.threads)
 
     def make_batches(start_step: int):
         return batch_stream(run.data.train, cfg.batch_size, cfg.seed, start_step,
