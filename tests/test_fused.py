@@ -193,3 +193,62 @@ def test_fused_sweep_writes_each_member_as_a_run_and_evaluate_sweep_reads_them(t
     summary = run_cli("evaluate", f"sweep={sweep}", "inference=encoder", "metrics=[modes]", check=False,
                       env={"OMP_NUM_THREADS": "1"})
     assert "lr_g" in summary.stdout + summary.stderr
+
+
+def _fused_sweep(sweep, steps: int, *extra: str) -> list[str]:
+    return ["train", "-m", "model=ali", *TINY_TOY, f"trainer.max_steps={steps}", "trainer.checkpoint_every=10",
+            "trainer.keep_checkpoints=1000", "seed=0,1,2", "hydra/launcher=fused", *extra, f"hydra.sweep.dir={sweep}",
+            "hydra.sweep.subdir=${hydra.job.num}"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [40, 90])  # fixed steps: a failure names the step it drew
+def test_kill_9_of_a_fused_group_then_resume_auto_equals_an_uninterrupted_run(tmp_path, kill_after):
+    import subprocess
+    import sys
+    import time
+
+    from test_trainer import assert_same_state
+
+    steps, env = 150, {"OMP_NUM_THREADS": "1"}
+    run_cli(*_fused_sweep(tmp_path / "straight", steps), env=env)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "latentcli", *_fused_sweep(killed, steps)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**__import__("os").environ, **env})
+    deadline = time.monotonic() + 120
+    while not list(killed.glob(f"*/checkpoints/step-{kill_after:08d}.ckpt")):
+        assert proc.poll() is None and time.monotonic() < deadline, f"no step-{kill_after} checkpoint: {proc.communicate()}"
+        time.sleep(0.005)
+    proc.kill()  # SIGKILL, possibly between two members' saves
+    proc.wait()
+    out = run_cli(*_fused_sweep(killed, steps, "resume=auto"), env=env)
+    assert "resuming" in out.stdout
+    for job in sorted(p.name for p in (tmp_path / "straight").iterdir() if p.is_dir()):
+        straight = torch.load(tmp_path / "straight" / job / "checkpoints" / "last.ckpt", weights_only=True)
+        resumed = torch.load(killed / job / "checkpoints" / "last.ckpt", weights_only=True)
+        for key in ("model", "optimizers", "ema", "step", "rng"):
+            assert_same_state(straight[key], resumed[key], key)
+        lines = [json.loads(line)["step"] for line in (killed / job / "metrics.jsonl").read_text().splitlines()]
+        assert lines == sorted(set(lines)), "metrics.jsonl repeats or misorders steps after the resume"
+
+
+def test_members_saved_at_different_steps_resume_from_the_newest_step_all_kept(tmp_path):
+    """A kill between two members' saves leaves one a checkpoint ahead: both resume from the step both kept."""
+    from types import SimpleNamespace
+
+    from latentcli.engine import checkpoint as ckpt_io
+    from latentcli.tasks.fused import common_start
+
+    torch.set_num_threads(1)
+    cfg = compose_train(["model=gan", *TOY])
+    fit_fused(cfg, [0, 1], 20, tmp_path, keep_checkpoints=10)
+    behind = tmp_path / "member1" / "checkpoints"
+    (behind / "step-00000020.ckpt").unlink()
+    (behind / "last.ckpt").unlink()
+    (behind / "last.ckpt").hardlink_to(behind / "step-00000010.ckpt")
+    runs = [SimpleNamespace(out=tmp_path / f"member{m}",
+                            resume_state=ckpt_io.load(tmp_path / f"member{m}" / "checkpoints" / "last.ckpt"))
+            for m in range(2)]
+    assert [r.resume_state["step"] for r in runs] == [20, 10]
+    common_start(runs)
+    assert [r.resume_state["step"] for r in runs] == [10, 10]
