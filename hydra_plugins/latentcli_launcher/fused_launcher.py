@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -55,11 +54,6 @@ def split_groups(groups: list[list[int]], n_jobs: int) -> list[list[int]]:
     return groups
 
 
-def threads_per_job(n_jobs: int) -> int:
-    """The cores shared out among the processes that train at once, so that none waits for another's threads."""
-    return max(1, (os.cpu_count() or 1) // max(1, n_jobs))
-
-
 class FusedLauncher(Launcher):
     def __init__(self, max_members: int, n_jobs: int) -> None:  # their defaults: configs/hydra/launcher/fused.yaml
         if max_members < 1 or n_jobs < 1:
@@ -85,39 +79,35 @@ class FusedLauncher(Launcher):
         groups = (split_groups(group_jobs([group_key(c) for c in configs], self.max_members), self.n_jobs)
                   if fusing else [[i] for i in range(len(configs))])
         n_jobs = min(self.n_jobs, len(groups))
-        threads = threads_per_job(n_jobs)
-        print(f"fused launcher: {len(configs)} jobs in {len(groups)} group(s), {n_jobs} at a time, "
-              f"{threads} thread(s) each")
+        print(f"fused launcher: {len(configs)} jobs in {len(groups)} group(s), {n_jobs} at a time "
+              "(trainer.threads=auto shares the cores among them)")
         for number, group in enumerate(groups):
             shown = ", ".join(f"#{initial_job_idx + i} {' '.join(filter_overrides(job_overrides[i]))}" for i in group)
             print(f"  group {number}: {len(group)} member(s): {shown}")
         work = [([configs[i] for i in group], fusing and len(group) > 1) for group in groups]
         if n_jobs == 1:
-            done = [_run_group(self.hydra_context, self.task_function, group, fuse, threads, None)
+            done = [_run_group(self.hydra_context, self.task_function, group, fuse, None)
                     for group, fuse in work]
         else:  # joblib's processes, as the joblib launcher uses: no scheduler of our own
             from joblib import Parallel, delayed
             state = Singleton.get_state()
             done = Parallel(n_jobs=n_jobs, backend="loky")(
-                delayed(_run_group)(self.hydra_context, self.task_function, group, fuse, threads, state)
+                delayed(_run_group)(self.hydra_context, self.task_function, group, fuse, state)
                 for group, fuse in work)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         returns = {i: ret for group, rets in zip(groups, done) for i, ret in zip(group, rets)}
         return [returns[i] for i in range(len(configs))]
 
 
-def _run_group(hydra_context, task_function, configs: list, fuse: bool, threads: int, singleton_state) -> list:
+def _run_group(hydra_context, task_function, configs: list, fuse: bool, singleton_state) -> list:
     """One group's jobs: prepared one by one in their own Hydra jobs, then trained together (fuse), or each
     run as the basic launcher would. Runs in this process or in a joblib worker (singleton_state given)."""
-    import torch
-
     from latentcli.tasks import train as train_task
     from latentcli.tasks.fused import train_group
 
     if singleton_state is not None:
         setup_globals()
         Singleton.set_state(singleton_state)
-    torch.set_num_threads(threads)
     prepared: list = []
     train_task._fused_collector = prepared if fuse else None  # each job prepares its run instead of training it
     try:

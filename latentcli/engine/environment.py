@@ -54,7 +54,7 @@ def launcher() -> str:
 
 
 _LAUNCHERS = {"BasicLauncher": "basic", "JoblibLauncher": "joblib", "SlurmLauncher": "submitit_slurm",
-              "LocalLauncher": "submitit_local", "RayAWSLauncher": "ray_aws", "RQLauncher": "rq"}
+              "LocalLauncher": "submitit_local", "FusedLauncher": "fused", "RayAWSLauncher": "ray_aws", "RQLauncher": "rq"}
 
 
 def write_run_info(run_dir: str | Path, device: torch.device, threads: dict | None = None) -> None:
@@ -85,13 +85,13 @@ def cpu_cores() -> int:
 
 
 def joblib_n_jobs() -> int | None:
-    """The joblib launcher's n_jobs in a multirun (its jobs run side by side on this machine); else None."""
+    """The n_jobs of the joblib or fused launcher in a multirun (processes side by side on this machine); else None."""
     try:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
         hydra = HydraConfig.get()
-        if hydra.mode == RunMode.MULTIRUN and launcher().startswith("joblib"):
+        if hydra.mode == RunMode.MULTIRUN and launcher().startswith(("joblib", "fused")):
             return int(hydra.launcher.n_jobs)
     except Exception:  # not under Hydra (a script calling the library)
         pass

@@ -58,8 +58,7 @@ def train_group(runs: list[PreparedRun]) -> None:
     trainer = FusedTrainer(trainer_cfg, members, desc=f"train {cfg.model.name}/{cfg.dataset.name} x{len(runs)}")
     names = [run.out.name for run in runs]
     for m, run in enumerate(runs):
-        write_json(run.out / "run_info.json", {**run_info(trainer.device, run.threads),
-                                               "launcher": "fused",
+        write_json(run.out / "run_info.json", {**run_info(trainer.device, run.threads), "launcher": "fused",
                                                "fused": {"member": m, "members": len(runs), "group": names}})
 
     def make_batches(start_step: int):
