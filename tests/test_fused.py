@@ -4,6 +4,7 @@ a run that `evaluate sweep=` reads."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -41,7 +42,7 @@ def build(cfg, seed: int):
     """A member as the train task prepares one: weights from its seed, its random stream where training starts."""
     seed_everything(seed)
     data = build_dataset(cfg.dataset)
-    model = build_model(cfg.model, data.info)
+    model = build_model(copy.deepcopy(cfg.model), data.info)  # a copy each: a regressor records its source in it
     return data, model, torch.get_rng_state()
 
 
@@ -252,3 +253,15 @@ def test_members_saved_at_different_steps_resume_from_the_newest_step_all_kept(t
     assert [r.resume_state["step"] for r in runs] == [20, 10]
     common_start(runs)
     assert [r.resume_state["step"] for r in runs] == [10, 10]
+
+
+def test_a_latent_regressor_fuses_with_its_generator_frozen(tmp_path):
+    torch.set_num_threads(1)
+    run_cli("train", "model=gan", *TOY, "trainer.max_steps=5", "trainer.progress=false", "trainer.tensorboard=false",
+            f"hydra.run.dir={tmp_path / 'gan'}", env={"OMP_NUM_THREADS": "1"})
+    cfg = compose_train(["model=regressor", *TOY, f"model.generator_ckpt={tmp_path / 'gan' / 'checkpoints' / 'last.ckpt'}"])
+    _, models = fit_fused(cfg, [0, 1], 6, tmp_path / "fused")
+    separate = fit_separate(cfg, 1, 6)
+    assert largest_difference(models[1], separate) < 1e-4
+    assert equal_weights(models[0].generator, models[1].generator)  # the same frozen G in every member
+    assert not equal_weights(models[0].encoder, models[1].encoder)

@@ -166,6 +166,13 @@ _MEMBER_LAYERS = {nn.Linear: MemberLinear, nn.Conv2d: MemberConv2d, nn.ConvTrans
                   nn.BatchNorm1d: MemberBatchNorm, nn.BatchNorm2d: MemberBatchNorm}
 
 
+def _keep_frozen(fused: nn.Module, layers: list[nn.Module]) -> nn.Module:
+    """A frozen layer (a regressor's generator) stays frozen when stacked."""
+    for name, param in fused.named_parameters(recurse=False):
+        param.requires_grad_(getattr(layers[0], name.split(".")[-1]).requires_grad)
+    return fused
+
+
 def _member_layer(layers: list[nn.Module]) -> nn.Module:
     """The fused layer for the same layer of every member (its spectral norm, if any, carried over)."""
     first = layers[0]
@@ -177,7 +184,7 @@ def _member_layer(layers: list[nn.Module]) -> nn.Module:
             raise UserError(f"fused training cannot stack the parametrisation {type(norms[0]).__name__}")
         kind = type(first).__mro__[1]  # torch subclasses a parametrised module: the layer's own class is its parent
         layers = [_with_plain_weight(layer) for layer in layers]
-    fused = _MEMBER_LAYERS[kind](layers)
+    fused = _keep_frozen(_MEMBER_LAYERS[kind](layers), layers)
     if norms is not None:
         parametrize.register_parametrization(fused, "weight", MemberSpectralNorm(norms), unsafe=True)
     return fused
