@@ -38,7 +38,8 @@ def test_a_job_that_fails_neither_stops_nor_loses_the_others(tmp_path, capsys):
     assert f"failed in training, listed in the summary: {jobs[1].name}: {NAN}" in capsys.readouterr().out
     rows = list(csv.DictReader((tmp_path / "ev" / "summary.csv").open()))
     assert [row["model.lr_g"] for row in rows] == ["0.0002", "0.0001"]
-    assert all(value != "" for row in rows for value in row.values())  # the finished jobs' rows are complete
+    # the finished jobs' rows are complete (a std needs two seeds: one run shows none)
+    assert all(value != "" for row in rows for key, value in row.items() if not key.endswith(" std"))
     assert all(row["runs"] == "1" and float(row["modes.modes_covered mean"]) >= 0 for row in rows)
     md = (tmp_path / "ev" / "summary.md").read_text()
     assert md.endswith(f"Failed jobs (not in the table above):\n\n| job | reason |\n| --- | --- |\n"
