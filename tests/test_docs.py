@@ -216,3 +216,26 @@ def test_the_layer_table_names_every_layer():
     table = re.search(r"## Layers\n.*?```\n(.*?)```", (ROOT / "ARCHITECTURE.md").read_text(), re.S).group(1)
     names = set(re.findall(r"\b([a-z_]+)(?:\.py|/)", table))
     assert names == set(LAYERS), f"in the table, not a layer: {names - set(LAYERS)}; missing: {set(LAYERS) - names}"
+
+
+def test_the_python_names_the_docs_give_exist():
+    """`latentcli.a.b` resolves to a module or attribute, and `model.NAME(` is a method of every model (the
+    README once documented a `model.invert(x, ...)` that had moved to latentcli.invert(model, x, ...))."""
+    import importlib
+
+    from latentcli.models.base import LatentModel
+
+    text = "".join((ROOT / name).read_text() for name in DOCS)
+    missing = []
+    for dotted in set(re.findall(r"(?<![\w./])latentcli(?:\.[A-Za-z_]\w*)+", text)):
+        if dotted.rsplit(".", 1)[1] in ("yaml", "lock", "log"):  # file names: configs/hydra/latentcli.yaml
+            continue
+        parts = dotted.split(".")
+        depth = max(i for i in range(1, len(parts) + 1) if importlib.util.find_spec(".".join(parts[:i])) is not None)
+        found = importlib.import_module(".".join(parts[:depth]))
+        for part in parts[depth:]:
+            found = getattr(found, part, None)
+        if found is None:
+            missing.append(dotted)
+    missing += [f"model.{name}" for name in set(re.findall(r"`model\.(\w+)\(", text)) if not hasattr(LatentModel, name)]
+    assert not missing, f"the docs name what the code does not have: {missing}"
