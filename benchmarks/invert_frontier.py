@@ -25,7 +25,7 @@ def main() -> None:
     results = json.loads(Path(args.results).read_text())
     out = Path(args.out)
     n_seed = results["args"]["n_seed"]
-    lines = [f"# Inversion: quality against time", "",
+    lines = ["# Inversion: quality against time", "",
              f"Checkpoint `{results['ckpt']}`, {results['threads']} thread(s); PSNR over the first {n_seed} images "
              f"(those the seed loop inverts too). From `{args.results}`.", ""]
     for kind, rows in results["kinds"].items():

@@ -63,7 +63,7 @@ def main(out: Path) -> str:
     if protocol is None:
         return f"no results under {out}\n"
     names = PROTOCOLS[protocol]
-    lines = [f"| arm | side | runs | " + " | ".join(f"{n} (mean ± s.e.)" for n in names) + " | agree (|diff| < 2 s.e.) |",
+    lines = ["| arm | side | runs | " + " | ".join(f"{n} (mean ± s.e.)" for n in names) + " | agree (|diff| < 2 s.e.) |",
              "|" + " --- |" * (len(names) + 4)]
     for arm in sorted({a for a, _ in table}):
         for side in ("latentcli", "reference"):

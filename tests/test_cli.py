@@ -131,9 +131,20 @@ def test_evaluate_toy_reports_modes(toy_run, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["model"] == "bigan" and metrics["inference"] == "encoder" and metrics["step"] == 30
     assert metrics["modes"]["modes_total"] == 25 and metrics["modes"]["n_samples"] == 2500
-    assert 0 <= metrics["modes"]["high_quality_fraction"] <= 1
     assert (tmp_path / "modes.png").exists()
     assert "modes " in out.stdout
+    # the counts on a known answer: a generator that puts every sample within sigma / 10 of one of 5 modes,
+    # each about a fifth of the time (tests/external_generator.py), evaluated by the same command
+    from external_generator import ModeSnapper
+
+    torch.save(ModeSnapper(5).state_dict(), tmp_path / "snapper.pt")
+    run_cli("evaluate", "model=external", "model.target=external_generator:ModeSnapper", "model.kwargs={k: 5}",
+            f"model.weights={tmp_path / 'snapper.pt'}", "model.latent_dim=2", "model.dataset=grid25",
+            "metrics=[modes]", "inference=optimize", "inference.steps=2", "inference.progress=false", "n=50",
+            "device=cpu", f"hydra.run.dir={tmp_path / 'snapper'}", cwd=ROOT / "tests")
+    modes = json.loads((tmp_path / "snapper" / "metrics.json").read_text())["modes"]
+    assert (modes["modes_covered"], modes["modes_covered_20"], modes["modes_total"]) == (5, 5, 25)
+    assert modes["high_quality_fraction"] == 1.0
 
 
 def test_images_end_to_end_and_gan_encoder_error(tmp_path):

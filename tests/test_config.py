@@ -27,9 +27,18 @@ def test_every_option_has_its_implementation():
     assert options("inference") == sorted(METHODS)
 
 
-@pytest.mark.parametrize("model", options("model"))
-@pytest.mark.parametrize("dataset", options("dataset"))
-@pytest.mark.parametrize("trainer", options("trainer"))
+def combinations() -> list[tuple[str, str, str]]:
+    """Every model once (on digits), every dataset once (with bigan and trainer=default, whose max_steps is the
+    dataset's ${dataset.steps}), every trainer once. Nothing in a model's config reads the dataset but
+    ${dataset.latent_dim}, and regressor and external, which take theirs elsewhere, are among the models,
+    so the full cross product (242 cases) protected nothing more."""
+    cases = [(model, "digits", "default") for model in options("model")]
+    cases += [("bigan", dataset, "default") for dataset in options("dataset")]
+    cases += [("gan", "grid25", trainer) for trainer in options("trainer")]
+    return sorted(set(cases))
+
+
+@pytest.mark.parametrize("model, dataset, trainer", combinations())
 def test_train_config_composes_and_resolves(model, dataset, trainer):
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose("train", overrides=[f"model={model}", f"dataset={dataset}", f"trainer={trainer}"])

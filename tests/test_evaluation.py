@@ -27,11 +27,17 @@ def test_evaluate_every_image_metric_writes_metrics_and_report(tmp_path, monkeyp
              "probe.n_train=200", "quality.classifier_steps=30", "device=cpu", f"hydra.run.dir={out}")
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"recon", "latent", "quality", "probe", "compression"}
-    assert 0 <= metrics["quality"]["precision"] <= 1 and math.isfinite(metrics["quality"]["fid"])
-    assert metrics["quality"]["density"] >= 0 and 0 <= metrics["quality"]["coverage"] <= 1
-    assert metrics["quality"]["feature_space"]["fid"] == "classifier (digits), 128-d"
-    assert metrics["probe"]["n_train"] == 200 and 0 <= metrics["probe"]["latent"]["1nn"] <= 1
+    # known answers: the bundled digits are easy (a classifier of 30 steps, and 1-NN on 200 raw pixel vectors,
+    # are right about 9 times in 10; both measured 0.96 and 0.93), and the encoder keeps much of the class
+    # (latent 1-NN 0.88 at step 30, chance 0.1). Quality's own known answers are in test_metrics.py.
+    quality = metrics["quality"]
+    assert quality["classifier_test_accuracy"] > 0.9 and quality["feature_space"]["fid"] == "classifier (digits), 128-d"
+    assert (quality["n_real"], quality["n_fake"], quality["kid_std"]) == (100, 100, None)  # < 2,000 items: no spread
+    assert metrics["probe"]["n_train"] == 200 and metrics["probe"]["pixels"]["1nn"] > 0.85
+    assert metrics["probe"]["latent"]["1nn"] > 0.5
     assert [row["bits_per_dim"] for row in metrics["compression"]["latent"]] == [32, 8, 6, 4, 3, 2]
+    # 32 bits a dimension is the latent itself: its reconstruction is recon's
+    assert metrics["compression"]["latent"][0]["psnr"] == pytest.approx(metrics["recon"]["psnr"], rel=1e-6)
     assert metrics["compression"]["latent_psnr"]["8_bits"] == metrics["compression"]["latent"][1]["psnr"]
     report = (out / "report.md").read_text()
     for picture in ("samples.png", "reconstructions.png", "latents_pca.png", "rate_distortion.png", "curves.png"):
@@ -66,7 +72,13 @@ def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch):
     assert anomaly["normal_classes"] == [0] and anomaly["anomaly_fraction"] == pytest.approx(324 / 360)
     scores = {"reconstruction", "feature", "egbad", "prior_nll", "latent_knn"}
     assert scores <= set(anomaly) and set(anomaly["baselines"]) == {"knn", "pca", "ocsvm"}
-    assert all(0 <= anomaly[s]["auroc"] <= 1 for s in scores) and (out / "roc.png").exists()
+    # zeros against the other nine digits: obvious anomalies. The pixel kNN finds them all (AUROC 1.0), and so
+    # must the model's latent kNN, even at step 30 (measured 1.0); its reconstruction and EGBAD scores 0.94.
+    # A score turned the wrong way round would read 1 - AUROC. (prior_nll is below chance here, 0.17: the
+    # zeros' latents lie farther out; nothing is claimed for it.)
+    assert anomaly["baselines"]["knn"]["auroc"] > 0.95 and anomaly["latent_knn"]["auroc"] > 0.95
+    assert anomaly["reconstruction"]["auroc"] > 0.85 and anomaly["egbad"]["auroc"] > 0.85
+    assert (out / "roc.png").exists()
     proc = run_cli("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=[modes]",
                    f"hydra.run.dir={tmp_path / 'bad'}", check=False)
     assert proc.returncode == 2 and "needs a 2-D mixture" in proc.stderr

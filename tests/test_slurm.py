@@ -12,7 +12,6 @@ import sys
 import time
 
 import pytest
-import torch
 
 from conftest import TINY_TOY, states_equal
 from latentcli.engine import checkpoint as ckpt_io

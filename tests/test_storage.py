@@ -231,8 +231,8 @@ def test_a_second_process_on_the_same_run_folder_is_refused_and_a_killed_one_lea
     args = [*GAN, "trainer.max_steps=1000000", "resume=auto", f"hydra.run.dir={run}"]
     first = subprocess.Popen([sys.executable, "-m", "latentcli", *args], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    in_use = (f"is in use by another latentcli process: wait for it to end, or write elsewhere with "
-              f"hydra.run.dir=DIR (hydra.sweep.dir=DIR for -m)\n")
+    in_use = ("is in use by another latentcli process: wait for it to end, or write elsewhere with "
+              "hydra.run.dir=DIR (hydra.sweep.dir=DIR for -m)\n")
     try:
         _wait_for(run / "checkpoints" / "step-00000020.ckpt", first)
         # the second process is this one: a requeue while the first still runs, alone or as a sweep's job

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
-from latentcli.config.checks import Checked, at_least, existing, fraction, one_of, positive
+from latentcli.config.checks import Checked, existing, fraction, one_of, positive
 
 RESOLUTIONS = (16, 28, 32, 64)  # what the DCGAN networks take (models/nets.py)
 NAMES = ("ring8", "grid25", "alice5", "digits", "shapes", "fashion_mnist", "mnist", "cifar10", "svhn", "celeba",

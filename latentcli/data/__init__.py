@@ -64,7 +64,3 @@ def _only_classes(data: DataBundle, classes: list[int]) -> DataBundle:
         raise UserError(f"dataset.classes={classes}: no training items have these labels")
     data.info.normal_classes = classes
     return DataBundle(TensorPairs(data.train.stored[keep], data.train.y[keep]), data.test, data.info)
-    builder = DATASETS[cfg.name]  # one error for an unknown name
-    cfg = typed(SCHEMAS[cfg.name], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
-    data = builder(cfg)
-    classes = cfg.classes

@@ -15,8 +15,6 @@ from latentcli.config import typed
 from latentcli.config.dataset import SCHEMAS as DATASET_SCHEMAS
 from latentcli.errors import UserError
 from latentcli.files import write_text
-from latentcli.config import typed
-from latentcli.config.dataset import SCHEMAS as DATASET_SCHEMAS
 from latentcli.data import build_dataset
 from latentcli.engine.device import pick_device
 from latentcli.models import build_model, load_checkpoint
