@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from latentcli.paths import config_dir
 from latentcli.data.stream import DataInfo
 from latentcli.errors import UserError
+from latentcli.config.trainer import TrainerConfig
+from latentcli.engine import Trainer
 from latentcli.models import MODELS, NoEncoderError, build_model
 
 # the regressor needs another run's generator; model=external wraps a generator trained elsewhere (test_external.py)
@@ -55,6 +58,64 @@ def test_losses_come_in_update_order_one_per_optimizer(name):
     names = [n for n, loss, logs in model.losses((torch.randn(16, 2), None))]
     assert names == UPDATE_ORDER[name]
     assert set(names) == set(model.optimizers())
+
+
+ADVERSARIAL = ["gan", "bigan", "ali", "alice", "veegan", "alad"]  # the models with d_steps, g_steps and updates
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+@pytest.mark.parametrize("settings, order", [
+    ({"d_steps": 2, "g_steps": 3}, ["discriminator"] * 2 + ["generator"] * 3),
+    ({"updates": "simultaneous"}, ["generator", "discriminator"]),  # both losses first; G's update before D's
+])
+def test_adversarial_models_yield_their_updates_in_the_configured_order(name, settings, order):
+    model = build_model(model_cfg(name, **settings), DataInfo("x", [2], "points"))
+    assert [n for n, loss, logs in model.losses((torch.randn(16, 2), None))] == order
+
+
+def trained_gan(settings, steps, train):
+    """A gan trained `steps` steps on fixed batches by `train(model, optimizers, x)`, from seed 0."""
+    torch.manual_seed(0)
+    model = build_model(model_cfg("gan", **settings), DataInfo("x", [2], "points"))
+    optimizers = model.optimizers()
+    model.optimizers = lambda: optimizers  # the Trainer builds them once: its own are these
+    for x in torch.randn(steps, 16, 2, generator=torch.Generator().manual_seed(1)):
+        train(model, optimizers, x)
+    return model
+
+
+def hand_written_step(model, optimizers, x):
+    """GAN's trainer step written out by hand: d_steps updates of D, then g_steps of G with G(z) made again
+    after each, the losses taken after the previous update; simultaneous: both losses, then G's, then D's."""
+    def update(name, loss):
+        optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers[name].step()
+
+    D, G = model.discriminator, model.generator
+    z = model.sample_latent(len(x))
+    fake = G(z)
+    loss_d = lambda: F.softplus(-D(x)).mean() + F.softplus(D(fake.detach())).mean()
+    if model.adversarial.simultaneous:
+        d, g = loss_d(), F.softplus(-D(fake)).mean()
+        update("generator", g)
+        update("discriminator", d)
+        return
+    for _ in range(model.adversarial.d_steps):
+        update("discriminator", loss_d())
+    for i in range(model.adversarial.g_steps):
+        update("generator", F.softplus(-D(G(z) if i else fake)).mean())
+
+
+@pytest.mark.parametrize("settings", [{}, {"d_steps": 2, "g_steps": 3}, {"updates": "simultaneous"}])
+def test_gan_trainer_step_is_bitwise_the_hand_written_update_order(settings):
+    def trainer_step(model, optimizers, x):
+        Trainer(TrainerConfig(max_steps=1, device="cpu", progress=False, tensorboard=False), in_memory=True).fit(
+            model, lambda s: iter([(x, torch.zeros(len(x), dtype=torch.long))]))
+
+    ours, by_hand = trained_gan(settings, 2, trainer_step), trained_gan(settings, 2, hand_written_step)
+    for key, value in by_hand.state_dict().items():
+        assert torch.equal(ours.state_dict()[key], value), key
 
 
 def test_bigan_generator_update_moves_the_encoder_and_not_the_discriminator():

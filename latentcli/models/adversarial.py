@@ -25,7 +25,8 @@ class AdversarialLoss:
         # One trainer step: d_steps updates of D, then g_steps of the other players, on the same batch
         # (ALICE's code: 1 and 5). "simultaneous" takes both players' gradients at the same weights, as
         # the ALI and PacGAN code (Blocks) do; "alternating" computes the generator's loss after D's update.
-        # vaegan and aae have no such settings (AdversarialConfig's): they never call schedule()
+        # Each model's losses() follows these settings in its own code; vaegan and aae have no such settings
+        # (AdversarialConfig's) and keep one update of each player
         self.d_steps, self.g_steps, updates = ((cfg.d_steps, cfg.g_steps, cfg.updates) if "d_steps" in cfg
                                                else (1, 1, "alternating"))
         self.simultaneous = updates == "simultaneous"
@@ -60,21 +61,6 @@ class AdversarialLoss:
         loss = self.discriminator(d_real, d_fake)
         penalty = self.penalty(discriminator, real, fake)
         return loss + penalty, {"loss_d": loss, "d_real": d_real.mean(), "d_fake": d_fake.mean(), "penalty": penalty}
-
-    def schedule(self, discriminator_item, generator_items):
-        """The (optimizer, loss, logs) items of one trainer step in update order: `discriminator_item` (computed
-        d_steps times by calling it) and then `generator_items`, an iterator that computes each of its g_steps
-        items only when asked, so after the previous update. Simultaneous updates compute both losses first and
-        update G before D (D's loss sees only detached inputs, so G's update does not touch its graph)."""
-        if self.simultaneous:
-            d_item = discriminator_item()
-            yield next(generator_items)
-            yield d_item
-            return
-        for _ in range(self.d_steps):
-            yield discriminator_item()
-        for _ in range(self.g_steps):
-            yield next(generator_items)
 
     def penalty(self, discriminator, real: tuple[torch.Tensor, ...], fake: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """WGAN-GP: (||grad D||_2 - 1)^2 at random points between real and fake inputs; 0 for other losses.

@@ -56,36 +56,48 @@ class ALAD(BiGAN):
             "generator": self.adam([self.generator, self.encoder], self.cfg.lr_g),
         }
 
+    def passes(self, x, z):
+        """G and E on the batch: G(z), E(x) and the reconstructions G(E(x)), E(G(z))."""
+        x_fake, z_real = self.generator(z), self.infer(x)
+        return x_fake, z_real, self.generator(z_real), self.infer(x_fake)
+
+    def discriminators_loss(self, x, z, x_fake, z_real, x_rec, z_rec) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The three discriminators' losses summed (one optimiser), and what to log."""
+        step = self.adversarial.discriminator_step
+        loss_xz, logs = step(self.discriminator, (x, z_real), (x_fake, z))
+        loss_xx, logs_xx = step(self.discriminator_xx, (x, x), (x, x_rec))
+        loss_zz, logs_zz = step(self.discriminator_zz, (z, z), (z, z_rec))
+        logs.update({"loss_d_xx": logs_xx["loss_d"], "loss_d_zz": logs_zz["loss_d"]})
+        return loss_xz + loss_xx + loss_zz, logs
+
+    def generators_loss(self, x, z, x_fake, z_real, x_rec, z_rec) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G and E's loss in all three games, labels swapped, and what to log."""
+        gen = self.adversarial.generator
+        loss_xz = gen(self.discriminator(x_fake, z), d_real=self.discriminator(x, z_real))
+        cycle_x = gen(self.discriminator_xx(x, x_rec), d_real=self.discriminator_xx(x, x))
+        cycle_z = gen(self.discriminator_zz(z, z_rec), d_real=self.discriminator_zz(z, z))
+        return loss_xz + cycle_x + cycle_z, {"loss_ge": loss_xz, "cycle_x": cycle_x, "cycle_z": cycle_z}
+
     def losses(self, batch):
+        """One trainer step, in order. The Trainer applies each yielded loss to its optimiser at the yield
+        (zero_grad, backward, step), so the code after a yield sees the updated weights."""
         x, _ = batch
         z = self.sample_latent(len(x))
-
-        def forward():
-            x_fake, z_real = self.generator(z), self.infer(x)
-            return x_fake, z_real, self.generator(z_real), self.infer(x_fake)
-
-        first = forward()
-
-        def discriminator_item():
-            x_fake, z_real, x_rec, z_rec = first
-            step = self.adversarial.discriminator_step
-            loss_xz, logs = step(self.discriminator, (x, z_real), (x_fake, z))
-            loss_xx, logs_xx = step(self.discriminator_xx, (x, x), (x, x_rec))
-            loss_zz, logs_zz = step(self.discriminator_zz, (z, z), (z, z_rec))
-            logs.update({"loss_d_xx": logs_xx["loss_d"], "loss_d_zz": logs_zz["loss_d"]})
-            return "discriminator", loss_xz + loss_xx + loss_zz, logs
-
-        def generator_items():
-            for i in range(self.adversarial.g_steps):
-                x_fake, z_real, x_rec, z_rec = forward() if i else first  # after an update: the new G and E
-                gen = self.adversarial.generator
-                loss_xz = gen(self.discriminator(x_fake, z), d_real=self.discriminator(x, z_real))
-                cycle_x = gen(self.discriminator_xx(x, x_rec), d_real=self.discriminator_xx(x, x))
-                cycle_z = gen(self.discriminator_zz(z, z_rec), d_real=self.discriminator_zz(z, z))
-                yield "generator", loss_xz + cycle_x + cycle_z, {"loss_ge": loss_xz, "cycle_x": cycle_x,
-                                                                 "cycle_z": cycle_z}
-
-        yield from self.adversarial.schedule(discriminator_item, generator_items())
+        outputs = self.passes(x, z)
+        if self.adversarial.simultaneous:  # both losses at the same weights, then G and E's update, then D's
+            loss_d, logs_d = self.discriminators_loss(x, z, *outputs)
+            loss_ge, logs_ge = self.generators_loss(x, z, *outputs)
+            yield "generator", loss_ge, logs_ge
+            yield "discriminator", loss_d, logs_d
+            return
+        for _ in range(self.adversarial.d_steps):  # D's inputs are detached: G and E's graph stays
+            loss_d, logs_d = self.discriminators_loss(x, z, *outputs)
+            yield "discriminator", loss_d, logs_d
+        for i in range(self.adversarial.g_steps):
+            if i:  # the previous update changed G and E: the same x and z through them again
+                outputs = self.passes(x, z)
+            loss_ge, logs_ge = self.generators_loss(x, z, *outputs)
+            yield "generator", loss_ge, logs_ge
 
     @torch.no_grad()
     def anomaly_score(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:

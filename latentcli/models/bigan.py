@@ -42,24 +42,32 @@ class BiGAN(LatentModel):
     def optimizers(self):
         return self.adversarial_optimizers([self.generator, self.encoder])
 
+    def generator_loss(self, x, z, x_fake, z_real) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G and E's loss: D fooled on both pairs, plus the extra terms; and what to log."""
+        loss_ge = self.adversarial.generator(self.discriminator(x_fake, z), d_real=self.discriminator(x, z_real))
+        logs = {"loss_ge": loss_ge}
+        for name, term in self.extra_losses(x, z, x_fake, z_real).items():
+            loss_ge = loss_ge + term
+            logs[name] = term
+        return loss_ge, logs
+
     def losses(self, batch):
+        """One trainer step, in order. The Trainer applies each yielded loss to its optimiser at the yield
+        (zero_grad, backward, step), so the code after a yield sees the updated weights."""
         x, _ = batch
         z = self.sample_latent(len(x))
         x_fake, z_real = self.generator(z), self.infer(x)
-
-        def discriminator_item():
-            return "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
-
-        def generator_items():
-            fake, real = x_fake, z_real
-            for i in range(self.adversarial.g_steps):
-                if i:  # the previous update changed G and E: the same x and z through them again
-                    fake, real = self.generator(z), self.infer(x)
-                loss_ge = self.adversarial.generator(self.discriminator(fake, z), d_real=self.discriminator(x, real))
-                logs = {"loss_ge": loss_ge}
-                for name, term in self.extra_losses(x, z, fake, real).items():
-                    loss_ge = loss_ge + term
-                    logs[name] = term
-                yield "generator", loss_ge, logs
-
-        yield from self.adversarial.schedule(discriminator_item, generator_items())
+        if self.adversarial.simultaneous:  # both losses at the same weights, then G and E's update, then D's
+            loss_d, logs_d = self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
+            loss_ge, logs_ge = self.generator_loss(x, z, x_fake, z_real)
+            yield "generator", loss_ge, logs_ge
+            yield "discriminator", loss_d, logs_d
+            return
+        for _ in range(self.adversarial.d_steps):  # D's inputs are detached: G and E's graph stays
+            loss_d, logs_d = self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
+            yield "discriminator", loss_d, logs_d
+        for i in range(self.adversarial.g_steps):
+            if i:  # the previous update changed G and E: the same x and z through them again
+                x_fake, z_real = self.generator(z), self.infer(x)
+            loss_ge, logs_ge = self.generator_loss(x, z, x_fake, z_real)
+            yield "generator", loss_ge, logs_ge

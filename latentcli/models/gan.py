@@ -27,19 +27,22 @@ class GAN(LatentModel):
         return torch.stack([self.generator(slots[:, j]) for j in range(self.pack)], dim=1).flatten(0, 1)
 
     def losses(self, batch):
+        """One trainer step, in order. The Trainer applies each yielded loss to its optimiser at the yield
+        (zero_grad, backward, step), so the code after a yield sees the updated weights."""
         x, _ = batch
         z = self.sample_latent(len(x))
         x_fake = self.generate_packed(z)
-
-        def discriminator_item():
-            return "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x,), (x_fake,))
-
-        def generator_items():
-            fake = x_fake
-            for i in range(self.adversarial.g_steps):
-                if i:  # the previous update changed G: generate again from the same z
-                    fake = self.generate_packed(z)
-                loss_g = self.adversarial.generator(self.discriminator(fake))
-                yield "generator", loss_g, {"loss_g": loss_g}
-
-        yield from self.adversarial.schedule(discriminator_item, generator_items())
+        if self.adversarial.simultaneous:  # both losses at the same weights, then G's update, then D's
+            loss_d, logs_d = self.adversarial.discriminator_step(self.discriminator, (x,), (x_fake,))
+            loss_g = self.adversarial.generator(self.discriminator(x_fake))
+            yield "generator", loss_g, {"loss_g": loss_g}
+            yield "discriminator", loss_d, logs_d
+            return
+        for _ in range(self.adversarial.d_steps):  # D's inputs are detached: G's graph stays for G's loss
+            loss_d, logs_d = self.adversarial.discriminator_step(self.discriminator, (x,), (x_fake,))
+            yield "discriminator", loss_d, logs_d
+        for i in range(self.adversarial.g_steps):
+            if i:  # the previous update changed G: generate again from the same z
+                x_fake = self.generate_packed(z)
+            loss_g = self.adversarial.generator(self.discriminator(x_fake))
+            yield "generator", loss_g, {"loss_g": loss_g}

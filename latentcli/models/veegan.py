@@ -34,23 +34,31 @@ class VEEGAN(LatentModel):
     def optimizers(self):
         return self.adversarial_optimizers([self.generator, self.encoder])
 
+    def generator_loss(self, z, x_fake) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G and F's loss: the log-ratio on generated pairs plus z's reconstruction; and what to log."""
+        log_ratio = -self.discriminator(x_fake, z).mean()
+        reconstruction = 0.5 * (z - self.encoder(x_fake)).pow(2).sum(1).mean()
+        return log_ratio + reconstruction, {"log_ratio": log_ratio, "recon_z": reconstruction}
+
     def losses(self, batch):
+        """One trainer step, in order. The Trainer applies each yielded loss to its optimiser at the yield
+        (zero_grad, backward, step), so the code after a yield sees the updated weights."""
         x, _ = batch
         z = self.sample_latent(len(x))
         x_fake = self.generator(z)
         z_real = self.encoder(x)
         z_real = z_real + torch.randn_like(z_real)  # a draw from N(F(x), I)
-
-        def discriminator_item():
-            return "discriminator", *self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
-
-        def generator_items():
-            fake = x_fake
-            for i in range(self.adversarial.g_steps):
-                if i:  # the previous update changed G: generate again from the same z
-                    fake = self.generator(z)
-                log_ratio = -self.discriminator(fake, z).mean()
-                reconstruction = 0.5 * (z - self.encoder(fake)).pow(2).sum(1).mean()
-                yield "generator", log_ratio + reconstruction, {"log_ratio": log_ratio, "recon_z": reconstruction}
-
-        yield from self.adversarial.schedule(discriminator_item, generator_items())
+        if self.adversarial.simultaneous:  # both losses at the same weights, then G and F's update, then D's
+            loss_d, logs_d = self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
+            loss_g, logs_g = self.generator_loss(z, x_fake)
+            yield "generator", loss_g, logs_g
+            yield "discriminator", loss_d, logs_d
+            return
+        for _ in range(self.adversarial.d_steps):  # D's inputs are detached: G's graph stays for G's loss
+            loss_d, logs_d = self.adversarial.discriminator_step(self.discriminator, (x, z_real), (x_fake, z))
+            yield "discriminator", loss_d, logs_d
+        for i in range(self.adversarial.g_steps):
+            if i:  # the previous update changed G: generate again from the same z
+                x_fake = self.generator(z)
+            loss_g, logs_g = self.generator_loss(z, x_fake)
+            yield "generator", loss_g, logs_g
