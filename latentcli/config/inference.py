@@ -18,7 +18,8 @@ class InferenceConfig(Checked):
     """inference=optimize: gradient descent on z through the frozen generator, batched over all items."""
 
     PREFIX = "inference."
-    method: str = option_name("inference")  # an entry of OPTIONS below
+    # an entry of OPTIONS below; optimize for Python's OptimizeInverter(InferenceConfig(...))
+    method: str = option_name("inference", "optimize")
     steps: int = positive(500)
     # lbfgs: one L-BFGS iteration per step (strong-Wolfe line search), the batch as one problem; bfgs: a dense BFGS
     # matrix per item, lazy Armijo steps (lr: the first step's length); lm: Levenberg-Marquardt per item

@@ -55,11 +55,11 @@ def add_options(group: str, table: dict[str, Option]) -> dict[str, Option]:
     return table
 
 
-def option_name(group: str):
+def option_name(group: str, default: Any = MISSING):
     """The schema field that holds the option's name: one of the group's options, as they are when checked (an
-    option added after the schema was defined included)."""
+    option added after the schema was defined included). No default but where Python builds the schema itself."""
     names = OPTIONS[group].entries
-    return checked(MISSING, Check(lambda v: v in names, lambda: f" is not one of {', '.join(names)}"))
+    return checked(default, Check(lambda v: v in names, lambda: f" is not one of {', '.join(names)}"))
 
 
 def typed_option(group: str, cfg) -> DictConfig:
