@@ -78,3 +78,14 @@ def test_train_help_lists_the_paper_presets_and_the_variant_group():
     assert ("  +variant: ali, gan, pacgan2, pacgan3, pacgan4  (a paper preset's arm, with experiment=paper/NAME)"
             in lines)
     assert not any("variant" in line for line in task_help("evaluate").splitlines())
+
+
+def test_python_callers_get_an_options_settings_as_the_command_line_does():
+    from latentcli.config import typed_option
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        composed = compose("train", overrides=["model=veegan", "dataset=alice5"])
+    model = typed_option("model", OmegaConf.create({"name": "veegan"}))
+    assert (model.lr_g, model.lr_d) == (composed.model.lr_g, composed.model.lr_d) == (1e-3, 1e-3)  # not the schema's 2e-4
+    dataset = typed_option("dataset", {"name": "alice5"})
+    assert OmegaConf.to_container(dataset) == OmegaConf.to_container(composed.dataset) and dataset.n_train == 2048

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from latentcli.data.stream import DataBundle, DataInfo, TensorPairs, batch_stream
-import latentcli.config.dataset  # noqa: F401  (fills the table: DATASETS below is its registry)
 from latentcli.config.options import OPTIONS, typed_option
 from latentcli.errors import UserError
 

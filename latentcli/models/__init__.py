@@ -13,9 +13,7 @@ from latentcli.engine.device import pick_device
 from latentcli.models.base import LatentModel, NoEncoderError
 from latentcli.models.nets import init_weights
 
-import latentcli.config.model  # noqa: F401  (fills the table: MODELS below is its registry)
-
-MODELS = OPTIONS["model"]
+MODELS = OPTIONS["model"]  # the table of latentcli/config/model.py, filled when latentcli.config is imported
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model", "load_checkpoint"]
 
