@@ -57,9 +57,14 @@ def _expand_home(arg: str) -> str:
 ADDED_GROUPS = {"train": {"variant": "a paper preset's arm, with experiment=paper/NAME"}}
 
 
-def _options(folder: Path) -> str:
-    """A group's options, those in sub-folders as their path (experiment=paper/pacgan_grid25)."""
-    return ", ".join(sorted(p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml")))
+def _options(group: str) -> str:
+    """A group's options: the entries of its table (model=, dataset=, ...: latentcli.config.options) and its YAML
+    files, those in sub-folders as their path (experiment=paper/pacgan_grid25)."""
+    from latentcli.config import OPTIONS
+
+    folder = Path(config_dir()) / group
+    files = [p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.yaml")]
+    return ", ".join(sorted({*files, *OPTIONS.get(group, {})}))
 
 
 def task_help(task: str) -> str:
@@ -77,12 +82,12 @@ def task_help(task: str) -> str:
              f"usage: latentcli {task} [GROUP=OPTION ...] [KEY=VALUE ...] [-m] [--cfg job] [--help]", "",
              "config groups (GROUP=OPTION):"]
     for group, choice in groups:
-        options = _options(root / group)
+        options = _options(group)
         if group == "model" and task != "train":
             options = "external"  # a latentcli model comes from ckpt=; model= brings a generator trained elsewhere
         lines.append(f"  {group}: {options}  (default: {choice or 'none'})")
     for group, what in ADDED_GROUPS.get(task, {}).items():
-        lines.append(f"  +{group}: {_options(root / group)}  ({what})")
+        lines.append(f"  +{group}: {_options(group)}  ({what})")
     if task == "evaluate":
         from latentcli.metrics import METRICS
 

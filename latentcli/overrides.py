@@ -19,6 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
+from latentcli.config import OPTIONS
 from latentcli.paths import config_dir
 from latentcli.errors import UserError
 from latentcli.inference import unread_options
@@ -54,7 +55,7 @@ def _refuse_new_keys(task: str, cfg, overrides, added) -> None:
         key = o.key_or_group.replace("/", ".")
         mine = {path for path in new if path == key or path.startswith(key + ".") or key.startswith(path + ".")}
         if mine:  # a whole group is named as such, not key by key
-            refused |= {f"config group {o.key_or_group}"} if (Path(config_dir()) / o.key_or_group).is_dir() else mine
+            refused |= {f"config group {o.key_or_group}"} if _is_group(o.key_or_group) else mine
             sources.append(o.input_line)
     if not refused:
         return
@@ -79,6 +80,11 @@ def _unread_inference_options(task: str, method: str, overrides) -> None:
         return
     raise UserError(f"inference={method} does not read {keys}; drop it, or choose a method that optimises "
                     "(optimize, hybrid)")
+
+
+def _is_group(name: str) -> bool:
+    """A config group: a table's (model, dataset, ...: latentcli.config.options) or a folder of YAML files."""
+    return name in OPTIONS or (Path(config_dir()) / name).is_dir()
 
 
 def _paths(node: dict, prefix: str = "") -> set[str]:

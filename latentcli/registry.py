@@ -2,7 +2,7 @@
 methods (inference=optimize) and metrics (metrics=[recon]).
 
 Each registry maps a name to "module:attribute" (a dotted attribute: "module:Class.method"; or a whole
-"module"), imported the first time that name is
+"module"), or to an entry whose `code` is that (latentcli.config.options.Option), imported the first time that name is
 used, so that listing the names costs nothing and a chosen model does not import all the others. An unknown
 name is one UserError naming the valid ones.
 """
@@ -20,10 +20,15 @@ class Registry(Mapping):
         self.kind, self.entries = kind, entries
         self.help = help or {}  # name -> one line for --help
 
-    def __getitem__(self, name: str):
+    def entry(self, name: str):
+        """What the registry holds for `name`, not imported; an unknown name is one UserError listing the valid ones."""
         if name not in self.entries:
             raise UserError(f"unknown {self.kind} {name!r}; choose one of {', '.join(self.entries)}")
-        module, _, attribute = self.entries[name].partition(":")
+        return self.entries[name]
+
+    def __getitem__(self, name: str):
+        entry = self.entry(name)
+        module, _, attribute = getattr(entry, "code", entry).partition(":")
         found = importlib.import_module(module)
         for part in attribute.split(".") if attribute else []:
             found = getattr(found, part)

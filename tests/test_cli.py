@@ -181,7 +181,7 @@ def test_installed_wheel_runs_from_another_directory(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
-    assert (target / "latentcli" / "configs" / "model" / "bigan.yaml").exists()
+    assert (target / "latentcli" / "configs" / "trainer" / "default.yaml").exists()
     env = {**os.environ, "PYTHONPATH": str(target)}
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from latentcli.paths import config_dir
 from latentcli.data import DATASETS
-from latentcli.config import TrainerConfig, typed, validate
+from latentcli.config import OPTIONS, TrainerConfig, typed, validate
 from latentcli.inference import METHODS
 from latentcli.models import MODELS
 
@@ -18,13 +18,21 @@ GROUPS = Path(config_dir())
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (GROUPS / group).glob("*.yaml"))
+    """A group's options: its table's entries (model, dataset, inference, inputs, edit) or its YAML files."""
+    return sorted(OPTIONS[group]) if group in OPTIONS else sorted(p.stem for p in (GROUPS / group).glob("*.yaml"))
 
 
-def test_every_option_has_its_implementation():
-    assert options("model") == sorted(MODELS)
-    assert options("dataset") == sorted(DATASETS)
-    assert options("inference") == sorted(METHODS)
+def test_every_option_names_code_that_exists():
+    for registry in (MODELS, DATASETS, METHODS):
+        for name in registry:
+            assert callable(registry[name]), f"{registry.kind} {name}"
+
+
+def test_no_yaml_shadows_an_option_of_a_table():
+    """An option is its table's entry alone: a configs/GROUP/NAME.yaml beside it would be a second place (and
+    Hydra would read the file, not the entry)."""
+    for group in OPTIONS:
+        assert not list((GROUPS / group).glob("*.yaml")), group
 
 
 def combinations() -> list[tuple[str, str, str]]:
@@ -79,3 +87,14 @@ def test_train_help_lists_the_paper_presets_and_the_variant_group():
     assert ("  +variant: ali, gan, pacgan2, pacgan3, pacgan4  (a paper preset's arm, with experiment=paper/NAME)"
             in lines)
     assert not any("variant" in line for line in task_help("evaluate").splitlines())
+
+
+def test_python_callers_get_an_options_settings_as_the_command_line_does():
+    from latentcli.config import typed_option
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        composed = compose("train", overrides=["model=veegan", "dataset=alice5"])
+    model = typed_option("model", OmegaConf.create({"name": "veegan"}))
+    assert (model.lr_g, model.lr_d) == (composed.model.lr_g, composed.model.lr_d) == (1e-3, 1e-3)  # not the schema's 2e-4
+    dataset = typed_option("dataset", {"name": "alice5"})
+    assert OmegaConf.to_container(dataset) == OmegaConf.to_container(composed.dataset) and dataset.n_train == 2048

@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from latentcli.paths import config_dir
 from latentcli.data.stream import DataInfo
 from latentcli.errors import UserError
 from latentcli.config.trainer import TrainerConfig
@@ -19,11 +18,8 @@ GENERATIVE = [name for name in MODELS if name not in ("regressor", "external")]
 
 
 def model_cfg(name, **kw):
-    """The shipped configs/model/NAME.yaml, small, with the dataset's interpolations filled in."""
-    cfg = OmegaConf.load(f"{config_dir()}/model/{name}.yaml")
-    cfg.pop("defaults")  # its schema: build_model completes the config from it
-    cfg.merge_with({"latent_dim": 8, "width": 8, "depth": 2, **kw})
-    return cfg
+    """model=NAME, small (build_model completes it from the option: its settings and schema)."""
+    return OmegaConf.create({"name": name, "latent_dim": 8, "width": 8, "depth": 2, **kw})
 
 
 @pytest.mark.parametrize("name", GENERATIVE)

@@ -27,7 +27,7 @@ from latentcli.errors import UserError
 @dataclasses.dataclass
 class Check:
     ok: Callable[[Any], bool]
-    allowed: str  # what the message says after "KEY=VALUE"
+    allowed: str | Callable[[], str]  # what the message says after "KEY=VALUE" (a callable: made when needed)
     show: Callable[[Any], str] = repr  # how the value is shown: strings quoted, paths as they are
 
 
@@ -108,7 +108,8 @@ def check_values(schema: type, values) -> None:
         except InterpolationResolutionError:  # ${dataset.latent_dim} outside a task's config: checked where it resolves
             continue
         if check is not None and value is not None and not check.ok(value):
-            raise UserError(f"{schema.PREFIX}{name}={check.show(value)}{check.allowed}")
+            allowed = check.allowed() if callable(check.allowed) else check.allowed
+            raise UserError(f"{schema.PREFIX}{name}={check.show(value)}{allowed}")
     try:
         problem = schema.together(values)
     except InterpolationResolutionError:
@@ -126,14 +127,15 @@ def schema_node(schema: type) -> DictConfig:
     return node
 
 
-def typed(schema: type, cfg) -> DictConfig:
-    """`cfg` completed by the schema's defaults, with its types and ranges checked: what Python callers and stored
+def typed(schema: type, cfg, base: DictConfig | None = None) -> DictConfig:
+    """`cfg` completed by the schema's defaults (or by `base`, a node of the schema with some values set: an
+    option's, see latentcli.config.options), with its types and ranges checked: what Python callers and stored
     checkpoints get, as the command line gets it from Hydra. A config (DictConfig) is completed in place, so what
     the caller holds is the typed config (the regressor records its source run in it); one Hydra already built on
     this schema is returned as it is."""
     if isinstance(cfg, DictConfig) and issubclass(OmegaConf.get_type(cfg) or dict, schema):
         return cfg
-    node = schema_node(schema)
+    node = schema_node(schema) if base is None else base
     unknown = [key for key in cfg if key not in node]
     if unknown:
         raise UserError(f"{schema.PREFIX}{unknown[0]}: Key '{unknown[0]}' not in '{schema.__name__}'")

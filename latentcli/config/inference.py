@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from latentcli.config.checks import Checked, at_least, existing, one_of, positive
+from latentcli.config.options import Option, add_options, option_name
 
-METHODS = ("auto", "encoder", "optimize", "hybrid", "regressor", "fast")
 READS = {"encoder": ("batch_size",), "regressor": ("regressor_ckpt", "batch_size")}
 
 
@@ -18,7 +18,8 @@ class InferenceConfig(Checked):
     """inference=optimize: gradient descent on z through the frozen generator, batched over all items."""
 
     PREFIX = "inference."
-    method: str = one_of(*METHODS, default="optimize")
+    # an entry of OPTIONS below; optimize for Python's OptimizeInverter(InferenceConfig(...))
+    method: str = option_name("inference", "optimize")
     steps: int = positive(500)
     # lbfgs: one L-BFGS iteration per step (strong-Wolfe line search), the batch as one problem; bfgs: a dense BFGS
     # matrix per item, lazy Armijo steps (lr: the first step's length); lm: Levenberg-Marquardt per item
@@ -52,26 +53,11 @@ class InferenceConfig(Checked):
 
 
 @dataclass
-class AutoConfig(InferenceConfig):
-    """The model's encoder when it has one, otherwise optimisation."""
-
-    method: str = one_of(*METHODS, default="auto")
-
-
-@dataclass
-class EncoderConfig(InferenceConfig):
-    """One forward pass through the model's encoder; reads only batch_size."""
-
-    method: str = one_of(*METHODS, default="encoder")
-
-
-@dataclass
 class HybridConfig(InferenceConfig):
     """Encoder start, then optimisation that keeps z near E(G(z)) (Zhu et al. 2020, In-Domain GAN Inversion).
     Chosen on Fashion-MNIST *train* images with a BiGAN (benchmarks/RESULTS.md): L-BFGS converges in far fewer
     steps than Adam from a good start."""
 
-    method: str = one_of(*METHODS, default="hybrid")
     init: str = one_of("prior_mean", "random", "encoder", default="encoder")
     optimizer: str = one_of("adam", "lbfgs", default="lbfgs")
     lr: float = positive(0.5)
@@ -83,7 +69,6 @@ class HybridConfig(InferenceConfig):
 class RegressorConfig(InferenceConfig):
     """A plain GAN's images mapped to z by a latent regressor trained on its generator (model=regressor)."""
 
-    method: str = one_of(*METHODS, default="regressor")
     regressor_ckpt: Optional[str] = existing("checkpoint")
 
 
@@ -93,7 +78,6 @@ class FastConfig(InferenceConfig):
     (best a regressor with model.pixel_weight), then per-item BFGS steps, each item stopping once it stops
     improving. Chosen on Fashion-MNIST *train* images."""
 
-    method: str = one_of(*METHODS, default="fast")
     init: str = one_of("prior_mean", "random", "encoder", default="encoder")
     optimizer: str = one_of("adam", "lbfgs", "bfgs", "lm", default="bfgs")
     lr: float = positive(0.5)
@@ -101,5 +85,24 @@ class FastConfig(InferenceConfig):
     batch_size: int = positive(64)
 
 
-SCHEMAS = {"fast": FastConfig, "auto": AutoConfig, "encoder": EncoderConfig, "optimize": InferenceConfig, "hybrid": HybridConfig,
-           "regressor": RegressorConfig}
+OPTIMIZE = "latentcli.inference.optimize:OptimizeInverter.build"
+
+# inference=NAME: the function that builds each method's inverter from (cfg, model, seed, regressor), and its schema
+OPTIONS = add_options("inference", {
+    # The model's encoder when it has one, otherwise optimisation (with optimize's settings).
+    "auto": Option("latentcli.inference:_auto", InferenceConfig),
+    # One forward pass through the model's encoder (bigan, ali, alice, vae, vaegan, aae, regressor). A gan has none.
+    # It reads only batch_size (READS).
+    "encoder": Option("latentcli.inference.encoder:EncoderInverter.build", InferenceConfig),
+    # Gradient descent on z through the frozen generator, batched over all items, run by the shared loop.
+    "optimize": Option(OPTIMIZE, InferenceConfig),
+    "hybrid": Option(OPTIMIZE, HybridConfig),
+    # A plain GAN's images mapped to z by a latent regressor trained on its generator:
+    #   latentcli train model=regressor model.generator_ckpt=<gan ckpt>   then
+    #   latentcli invert ckpt=<gan ckpt> inference=regressor inference.regressor_ckpt=<regressor ckpt>
+    # It reads only regressor_ckpt and batch_size (READS).
+    "regressor": Option("latentcli.inference.regressor:RegressorInverter.build", RegressorConfig),
+    # The seed loop's quality at a hundredth of its cost: `latentcli train model=regressor model.generator_ckpt=G
+    # model.pixel_weight=1`, then `invert ckpt=<regressor> inference=fast`.
+    "fast": Option(OPTIMIZE, FastConfig),
+})

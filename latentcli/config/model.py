@@ -1,5 +1,6 @@
-"""model=: one schema per family. configs/model/NAME.yaml names its schema in its defaults list and sets only
-what differs from it (ALI's dropout, VEEGAN's learning rates)."""
+"""model=: one schema per family, and OPTIONS, the table of the models: each name, its class and its schema with
+what it sets differently (ALI's dropout, VEEGAN's learning rates). latentcli.config.options says how an entry
+becomes `model=NAME`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, List, Optional
 from omegaconf import II
 
 from latentcli.config.checks import Check, Checked, at_least, checked, fraction, is_number, one_of, positive
+from latentcli.config.options import Option, add_options, option_name
 
 ARCHS = ("auto", "mlp", "dcgan", "pacgan", "alice_toy", "veegan", "bigan_fc1024")
 
@@ -27,8 +29,7 @@ class ModelConfig(Checked):
     """What every model reads (models/base.py): the prior, the networks and their initialisation."""
 
     PREFIX = "model."
-    name: str = one_of("gan", "bigan", "ali", "alice", "vae", "vaegan", "aae", "veegan", "regressor", "alad",
-                       "external")
+    name: str = option_name("model")  # an entry of OPTIONS below
     # auto: mlp for vector data, dcgan for images; or a paper's nets: pacgan, alice_toy, veegan, bigan_fc1024
     arch: str = one_of(*ARCHS)
     latent_dim: int = positive(II("dataset.latent_dim"))
@@ -111,7 +112,6 @@ class ExternalSource(Checked):
 class ExternalConfig(ModelConfig):
     """model=external (invert and evaluate): ExternalSource's keys, and the dataset whose test images to use."""
 
-    name: str = one_of("external")
     latent_dim: Optional[int] = positive(None)
     width: int = positive(1)  # unused: the networks are the user's
     depth: int = positive(1)
@@ -143,6 +143,35 @@ class RegressorConfig(ModelConfig):
         return None
 
 
-SCHEMAS = {"gan": AdversarialConfig, "bigan": AdversarialConfig, "ali": AdversarialConfig, "veegan": AdversarialConfig,
-           "alice": AliceConfig, "vae": VaeConfig, "vaegan": VaeGanConfig, "aae": AaeConfig, "regressor": RegressorConfig,
-           "alad": AdversarialConfig, "external": ExternalConfig}
+# model=NAME: the class (models/NAME.py) and the schema of each model, with what it sets differently from the schema
+OPTIONS = add_options("model", {
+    # GAN with the non-saturating loss (Goodfellow et al. 2014): no encoder; invert with inference=optimize.
+    "gan": Option("latentcli.models.gan:GAN", AdversarialConfig),
+    # BiGAN (Donahue et al. 2017): generator, deterministic encoder, joint discriminator D(x, z).
+    "bigan": Option("latentcli.models.bigan:BiGAN", AdversarialConfig),
+    # ALI (Dumoulin et al. 2017): BiGAN with a stochastic Gaussian encoder; the paper's discriminator uses dropout 0.2.
+    "ali": Option("latentcli.models.ali:ALI", AdversarialConfig, {"d_dropout": 0.2}),
+    # ALICE (Li et al. 2017): ALI plus cycle losses on x and z with weight lambda; lambda=0 is exactly ALI.
+    "alice": Option("latentcli.models.alice:ALICE", AliceConfig, {"d_dropout": 0.2}),
+    # VAE (Kingma and Welling 2014): Gaussian encoder, decoder with a Gaussian or Bernoulli likelihood.
+    "vae": Option("latentcli.models.vae:VAE", VaeConfig),
+    # VAE-GAN (Larsen et al. 2016): a VAE whose reconstruction loss lives in the discriminator's feature space.
+    "vaegan": Option("latentcli.models.vaegan:VAEGAN", VaeGanConfig),
+    # Adversarial autoencoder (Makhzani et al. 2016): autoencoder whose codes a discriminator on z pushes to the prior.
+    "aae": Option("latentcli.models.aae:AAE", AaeConfig),
+    # VEEGAN (Srivastava et al. 2017): G, a reconstructor F(x) -> z trained with G to invert it, D on (x, z) pairs;
+    # G and F learn at the notebook's Adam rate.
+    "veegan": Option("latentcli.models.veegan:VEEGAN", AdversarialConfig, {"lr_g": 1e-3, "lr_d": 1e-3}),
+    # ALAD (Zenati et al. 2018): BiGAN plus discriminators on (x, x') and (z, z') for cycle consistency, spectrally
+    # normalised with dropout 0.2 in all three, as in the paper; its anomaly score is D_xx's feature distance between
+    # (x, x) and (x, G(E(x))). It takes arch auto, mlp or dcgan (the pair discriminators need one of these), pack=1.
+    "alad": Option("latentcli.models.alad:ALAD", AdversarialConfig, {"d_dropout": 0.2, "spectral_norm": True}),
+    # Latent regressor (the BiGAN paper's baseline): an encoder trained on (G(z), z) from another run's frozen G.
+    # latent_dim and prior are taken from that run; the dataset must be the one it was trained on.
+    "regressor": Option("latentcli.models.regressor:Regressor", RegressorConfig),
+    # A generator trained outside latentcli, inverted as it is (invert and evaluate take model=external instead of
+    # ckpt=): model.target=package.module:Class, model.kwargs="{nz: 100}", model.weights=PATH (a state dict),
+    # model.latent_dim=D, model.output_range=[lo,hi] (its images' range, mapped to latentcli's [-1, 1]),
+    # model.dataset=NAME (test images for inputs=test and evaluate).
+    "external": Option("latentcli.models.external:External", ExternalConfig),
+})

@@ -10,6 +10,7 @@ from typing import Any, List, Optional
 from omegaconf import II, MISSING, OmegaConf
 
 from latentcli.config.checks import Check, Checked, is_number, typed, at_least, between, checked, each, existing, fraction, one_of, positive
+from latentcli.config.options import Option, add_options, option_name
 
 DEVICE = "auto"  # auto: cuda, then mps, then cpu
 
@@ -60,7 +61,7 @@ class TestInputs(Checked):
     """inputs=test: the checkpoint's own dataset, test split: the first n items (null: all)."""
 
     PREFIX = "inputs."
-    source: str = one_of("test", "folder", "samples")
+    source: str = option_name("inputs")  # an entry of INPUTS below
     n: Optional[int] = positive(256)  # the default of invert's n
 
 
@@ -68,7 +69,6 @@ class TestInputs(Checked):
 class FolderInputs(TestInputs):
     """inputs=folder: every PNG/JPEG/WebP under path (recursively), converted to the model's channels and size."""
 
-    source: str = one_of("test", "folder", "samples", default="folder")
     path: Optional[str] = existing("folder")  # required: inputs.path=DIR
     n: Optional[int] = positive(None)  # at most this many files (null: all)
 
@@ -77,7 +77,6 @@ class FolderInputs(TestInputs):
 class SamplesInputs(TestInputs):
     """inputs=samples: images generated from n seeded prior draws, so latent recovery is measured."""
 
-    source: str = one_of("test", "folder", "samples", default="samples")
     seed: int = 0
 
 
@@ -86,14 +85,13 @@ class EditConfig(Checked):
     """edit=none: no latent-space edit."""
 
     PREFIX = "edit."
-    kind: str = one_of("none", "interpolate", "arithmetic")
+    kind: str = option_name("edit")  # an entry of EDITS below
 
 
 @dataclass
 class InterpolateEdit(EditConfig):
     """edit=interpolate: walks between pairs of inverted inputs (items 0-1, 2-3, ...)."""
 
-    kind: str = one_of("none", "interpolate", "arithmetic", default="interpolate")
     pairs: int = positive(8)
     steps: int = at_least(2, 9)  # pictures per walk, both ends included
 
@@ -102,10 +100,16 @@ class InterpolateEdit(EditConfig):
 class ArithmeticEdit(EditConfig):
     """edit=arithmetic (labelled inputs): z + mean z of class a - mean z of class b, for inputs of class b."""
 
-    kind: str = one_of("none", "interpolate", "arithmetic", default="arithmetic")
     a: Optional[int] = None  # required: the class to move towards (a label value)
     b: Optional[int] = None  # required: the class whose items are edited
     n: int = positive(8)  # items of class b shown
+
+
+# inputs=NAME and edit=NAME: the schema of each (the task reads inputs.source and edit.kind; no code is named)
+INPUTS = add_options("inputs", {"test": Option(None, TestInputs), "folder": Option(None, FolderInputs),
+                                "samples": Option(None, SamplesInputs)})
+EDITS = add_options("edit", {"none": Option(None, EditConfig), "interpolate": Option(None, InterpolateEdit),
+                             "arithmetic": Option(None, ArithmeticEdit)})
 
 
 @dataclass

@@ -5,10 +5,8 @@ from __future__ import annotations
 import torch
 
 from latentcli.data.stream import DataBundle, DataInfo, TensorPairs, batch_stream
-from latentcli.config import typed
-from latentcli.config.dataset import SCHEMAS
+from latentcli.config.options import OPTIONS, typed_option
 from latentcli.errors import UserError
-from latentcli.registry import Registry
 
 __all__ = ["DataBundle", "DataInfo", "TensorPairs", "batch_stream", "build_dataset", "load_images", "DATASETS"]
 
@@ -20,20 +18,15 @@ def load_images(path, shape: list[int]):
     return _load(path, shape)
 
 
-DATASETS = Registry("dataset", {
-    "ring8": "latentcli.data.toy:build_toy", "grid25": "latentcli.data.toy:build_toy",
-    "alice5": "latentcli.data.toy:build_toy", "digits": "latentcli.data.digits:build_digits",
-    "shapes": "latentcli.data.shapes:build_shapes", "fashion_mnist": "latentcli.data.images:build_fashion_mnist",
-    **{name: "latentcli.data.images:build_torchvision_set" for name in ("mnist", "cifar10", "svhn", "celeba")},
-    "image_folder": "latentcli.data.image_folder:build_image_folder",
-})
+# name -> `build_NAME(cfg) -> DataBundle`, from the table of latentcli/config/dataset.py
+DATASETS = OPTIONS["dataset"]
 
 
 def build_dataset(cfg) -> DataBundle:
     """The dataset cfg names; with cfg.classes set, the train split keeps only those classes (the test
     split keeps all: the one-class anomaly protocol trains on one class and tests on every class)."""
     builder = DATASETS[cfg.name]  # one error for an unknown name
-    cfg = typed(SCHEMAS[cfg.name], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    cfg = typed_option("dataset", cfg)  # the option's settings and schema under what cfg gives; types and ranges checked
     data = builder(cfg)
     classes = cfg.classes
     if classes is not None:

@@ -5,23 +5,17 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from latentcli.config import typed
-from latentcli.config.inference import READS, SCHEMAS
+from latentcli.config.inference import READS
+from latentcli.config.options import OPTIONS, typed_option
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, checked_inputs
 from latentcli.inference.encoder import EncoderInverter
 from latentcli.inference.optimize import OptimizeInverter
 from latentcli.inference.regressor import RegressorInverter
-from latentcli.registry import Registry
 
-# name -> the function that builds its inverter from (cfg, model, seed, regressor)
-METHODS = Registry("inference method", {
-    "auto": "latentcli.inference:_auto", "encoder": "latentcli.inference.encoder:EncoderInverter.build",
-    "optimize": "latentcli.inference.optimize:OptimizeInverter.build",
-    "hybrid": "latentcli.inference.optimize:OptimizeInverter.build",
-    "regressor": "latentcli.inference.regressor:RegressorInverter.build",
-    "fast": "latentcli.inference.optimize:OptimizeInverter.build",
-})
+# name -> the function that builds its inverter from (cfg, model, seed, regressor), from the table of
+# latentcli/config/inference.py
+METHODS = OPTIONS["inference"]
 
 __all__ = ["Inversion", "checked_inputs", "EncoderInverter", "OptimizeInverter", "RegressorInverter", "build_inverter",
            "invert", "method_config", "unread_options", "METHODS"]
@@ -43,12 +37,12 @@ def invert(model, x, method: str = "auto", regressor=None, seed: int = 0, **opti
 def method_config(method: str, **options):
     """The method's schema (latentcli.config.inference, what inference=METHOD composes) with `options` on top:
     the CLI's defaults, types and ranges, for the Python API."""
-    METHODS[method]  # one error for an unknown method
-    takes = READS.get(method) or [k for k in OmegaConf.structured(SCHEMAS[method]) if k != "method"]
+    schema = METHODS.entry(method).schema  # one error for an unknown method
+    takes = READS.get(method) or [k for k in OmegaConf.structured(schema) if k != "method"]
     wrong = sorted(set(options) - set(takes))
     if wrong:
         raise UserError(f"unknown option(s) {', '.join(wrong)} for method {method!r}; it takes {', '.join(takes)}")
-    return typed(SCHEMAS[method], options)
+    return typed_option("inference", {**options, "method": method})
 
 
 def unread_options(method: str, names) -> list[str]:
@@ -61,7 +55,7 @@ def build_inverter(cfg, model, seed: int = 0, regressor=None):
     """The inverter `cfg.method` names, checked against what `model` can do. `regressor`: a loaded
     model=regressor checkpoint, for method=regressor."""
     build = METHODS[cfg.method]  # one error for an unknown method
-    cfg = typed(SCHEMAS[cfg.method], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    cfg = typed_option("inference", cfg)  # the option's settings and schema under what cfg gives; types, ranges checked
     needs_encoder = cfg.method in ("encoder", "hybrid", "fast") or cfg.init == "encoder"
     if needs_encoder and not model.has_encoder:
         raise UserError(
@@ -74,5 +68,5 @@ def build_inverter(cfg, model, seed: int = 0, regressor=None):
 def _auto(cfg, model, seed: int, regressor):
     """The model's encoder when it has one, else latent optimisation."""
     method = "encoder" if model.has_encoder else "optimize"
-    plain = OmegaConf.create({**OmegaConf.to_container(cfg), "method": method})  # untyped: AutoConfig is no EncoderConfig
-    return METHODS[method](typed(SCHEMAS[method], plain), model, seed, regressor)
+    plain = OmegaConf.create({**OmegaConf.to_container(cfg), "method": method})  # untyped: completed as the chosen method's option
+    return METHODS[method](typed_option("inference", plain), model, seed, regressor)

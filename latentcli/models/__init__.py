@@ -1,33 +1,26 @@
-"""Models: `build_model(cfg.model, data_info)`; one file per model, registered here by config name;
+"""Models: `build_model(cfg.model, data_info)`; one file per model, named with its schema in the table of
+latentcli/config/model.py (MODELS is that table's registry);
 `load_checkpoint(path)` rebuilds a trained one from its checkpoint file alone."""
 
 from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from latentcli.config import typed
-from latentcli.config.model import SCHEMAS
+from latentcli.config.options import OPTIONS, typed_option
 from latentcli.data.stream import DataInfo
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
 from latentcli.models.base import LatentModel, NoEncoderError
 from latentcli.models.nets import init_weights
-from latentcli.registry import Registry
 
-MODELS = Registry("model", {
-    "gan": "latentcli.models.gan:GAN", "bigan": "latentcli.models.bigan:BiGAN", "ali": "latentcli.models.ali:ALI",
-    "alice": "latentcli.models.alice:ALICE", "vae": "latentcli.models.vae:VAE",
-    "vaegan": "latentcli.models.vaegan:VAEGAN", "aae": "latentcli.models.aae:AAE",
-    "veegan": "latentcli.models.veegan:VEEGAN", "alad": "latentcli.models.alad:ALAD",
-    "regressor": "latentcli.models.regressor:Regressor", "external": "latentcli.models.external:External",
-})
+MODELS = OPTIONS["model"]  # the table of latentcli/config/model.py, filled when latentcli.config is imported
 
 __all__ = ["MODELS", "LatentModel", "NoEncoderError", "build_model", "load_checkpoint"]
 
 
 def build_model(cfg, info) -> LatentModel:
     model_class = MODELS[cfg.name]  # one error for an unknown name
-    cfg = typed(SCHEMAS[cfg.name], cfg)  # the schema's defaults under what cfg gives; types and ranges checked
+    cfg = typed_option("model", cfg)  # the option's settings and schema under what cfg gives; types and ranges checked
     model = model_class(cfg, info)
     init_weights(model, cfg.init, cfg.init_std)
     return model

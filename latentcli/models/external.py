@@ -7,7 +7,7 @@ The module is built as Class(**model.kwargs) and its state dict read from model.
 torch.load(weights_only=True). latentcli's images live in [-1, 1]; the generator's outputs are mapped
 from model.output_range to that range (so inputs and generator meet in the same units), and vectors are
 used as they are. It has no encoder and is not trained here: invert it by optimisation, or train a
-latent regressor on it (`latentcli train model=regressor model.external.target=...`, configs/model/regressor.yaml).
+latent regressor on it (`latentcli train model=regressor model.external.target=...`, latentcli/config/model.py).
 """
 
 from __future__ import annotations

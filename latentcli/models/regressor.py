@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf, open_dict
 
-from latentcli.config import typed
-from latentcli.config.model import SCHEMAS
+from latentcli.config.options import typed_option
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.errors import UserError
 from latentcli.models.base import LatentModel
@@ -28,7 +27,7 @@ class Regressor(LatentModel):
         if cfg.source is None:  # training starts: take the generator from its checkpoint
             generator_weights = self._adopt_source(cfg, info)
         super().__init__(cfg, info)
-        source = typed(SCHEMAS[cfg.source.name], cfg.source)  # the generator's run, as its schema completes it
+        source = typed_option("model", cfg.source)  # the generator's run, as its schema completes it
         if source.name == "external":  # a generator trained outside latentcli; its weights are in our checkpoint
             self.generator = ExternalGenerator(source, images=info.kind == "image", load_weights=False)
         else:
@@ -61,7 +60,7 @@ class Regressor(LatentModel):
             raise UserError("model=regressor needs the generator to invert: add model.generator_ckpt=PATH")
         source_ckpt = ckpt_io.load(path)
         source = source_ckpt["config"]["model"]
-        prior = typed(SCHEMAS[source["name"]], source).prior
+        prior = typed_option("model", source).prior
         trained_on = source_ckpt["data"]
         if trained_on["name"] != info.name or list(trained_on["shape"]) != list(info.shape):
             raise UserError(f"the generator in {path} was trained on {trained_on['name']} {trained_on['shape']}, "

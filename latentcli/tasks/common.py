@@ -11,15 +11,13 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from latentcli.config import typed
-from latentcli.config.dataset import SCHEMAS as DATASET_SCHEMAS
+from latentcli.config.options import OPTIONS, typed_option
 from latentcli.errors import UserError
 from latentcli.files import write_text
 from latentcli.data import build_dataset
 from latentcli.engine.device import pick_device
 from latentcli.models import build_model, load_checkpoint
 from latentcli.models.external import external_info
-from latentcli.paths import config_dir
 
 
 def run_dir() -> Path:
@@ -79,14 +77,10 @@ def external_model(cfg):
 
 
 def dataset_config(name: str):
-    """configs/dataset/NAME.yaml, as `dataset=NAME` composes it."""
-    path = Path(config_dir()) / "dataset" / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml")))
-        raise UserError(f"model.dataset={name} is not a dataset; choose one of {known}")
-    raw = OmegaConf.load(path)
-    raw.pop("defaults", None)  # its schema, which typed() applies
-    return typed(DATASET_SCHEMAS[raw.name], raw)
+    """The dataset NAME's config, as `dataset=NAME` composes it."""
+    if name not in OPTIONS["dataset"]:
+        raise UserError(f"model.dataset={name} is not a dataset; choose one of {', '.join(OPTIONS['dataset'])}")
+    return typed_option("dataset", {"name": name})
 
 
 def stored_dataset(ckpt: dict, cfg):
@@ -102,7 +96,7 @@ def stored_dataset(ckpt: dict, cfg):
         if key not in dataset:
             raise UserError(f"dataset.{key}={value}: the checkpoint's dataset ({dataset.name}) has no {key}")
         dataset[key] = str(Path(value).expanduser())
-    return typed(DATASET_SCHEMAS[dataset.name], dataset)
+    return typed_option("dataset", dataset)
 
 
 def warn_of_other_data(trained: dict, info) -> None:
