@@ -15,6 +15,7 @@ import ast
 import dataclasses
 import inspect
 import io
+import json
 import re
 import textwrap
 import tokenize
@@ -93,13 +94,16 @@ def table_help(module) -> dict[str, str]:
 
 
 def yaml_help(path: Path) -> str:
-    """The comment block at the head of a YAML option (its `# @package` line left out)."""
+    """The first paragraph of the comment block at the head of a YAML option (its `# @package` line left out),
+    up to a blank comment line; an indented line is an example command, shown as code."""
     text = []
     for line in path.read_text().splitlines():
-        if not line.startswith("#"):
+        if line.startswith("# @package"):
+            continue
+        if not line.startswith("#") or not line.strip("# "):
             break
-        if not line.startswith("# @package"):
-            text.append(line.lstrip("#").strip())
+        words = line.lstrip("#").strip()
+        text.append(f"`{words.split('  #')[0].strip()}`" if line.startswith("#  ") and "`" not in words else words)
     return " ".join(text)
 
 
@@ -107,7 +111,10 @@ def yaml_help(path: Path) -> str:
 
 
 def cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for a table cell: its `|` escaped, and `<run>` shown rather than read as an HTML tag."""
+    parts = str(text).replace("|", "\\|").replace("\n", " ").split("`")
+    # outside code spans (the even parts) `<` would start an HTML tag; inside them it is shown as it is
+    return "`".join(p.replace("<", "&lt;").replace(">", "&gt;") if i % 2 == 0 else p for i, p in enumerate(parts))
 
 
 def shown_default(f: dataclasses.Field) -> str:
@@ -127,18 +134,30 @@ def shown_default(f: dataclasses.Field) -> str:
         return "`null`"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
+    if isinstance(value, (dict, list)):
+        return f"`{json.dumps(value)}`"  # YAML's way of writing them: null, not None
     return f"`{value}`"
 
 
 def shown_range(check) -> str:
     if check is None:
         return ""
-    allowed = check.allowed() if callable(check.allowed) else check.allowed
-    return allowed.strip()
+    allowed = (check.allowed() if callable(check.allowed) else check.allowed).strip()
+    # the error message's words ("must be > 0", "is not one of a, b") as a range ("> 0", "one of a, b")
+    for said, meant in (("must be ", ""), ("is not one of ", "one of "), ("is not a ", "an existing "),
+                        (": checkpoint not found", "an existing checkpoint")):
+        if allowed.startswith(said):
+            return meant + allowed[len(said):]
+    return allowed
+
+
+GROUPS = ("model", "dataset", "trainer", "inference", "inputs", "edit")
 
 
 def key_table(schema: type, prefix: str, settings: dict | None = None) -> list[str]:
     """A row per key: type, default, range, help; nested schemas (evaluate's quality.*) get rows of their own."""
+    from omegaconf import MISSING
+
     helps = field_help(schema)
     rows = ["| key | type | default | range | help |", "| --- | --- | --- | --- | --- |"]
     nested = []
@@ -146,7 +165,10 @@ def key_table(schema: type, prefix: str, settings: dict | None = None) -> list[s
         if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory()):
             nested.append(f)
             continue
-        default = f"`{settings[f.name]}`" if settings and f.name in settings else shown_default(f)
+        if f.name in GROUPS and f.default is MISSING:
+            default = f"chosen by `{f.name}=`"  # a task's group: its keys have a table of their own
+        else:
+            default = f"`{settings[f.name]}`" if settings and f.name in settings else shown_default(f)
         rows.append(f"| `{prefix}{f.name}` | `{cell(f.type)}` | {cell(default)} | {cell(shown_range(f.metadata.get('check')))} "
                     f"| {cell(helps.get(f.name, ''))} |")
     for name, f in schema.KEYWORD_FIELDS.items():
@@ -168,7 +190,7 @@ def option_group(group: str, module, title: str) -> list[str]:
     lines = [f"## `{group}=`: {title}", "", "| option | schema | sets | help |", "| --- | --- | --- | --- |"]
     for name, option in options.items():
         sets = ", ".join(f"`{k}={v}`" for k, v in option.settings.items())
-        lines.append(f"| `{name}` | [{option.schema.__name__}](#{option.schema.__name__.lower()}) | {cell(sets)} "
+        lines.append(f"| `{name}` | [{option.schema.__name__}](#{group}-{option.schema.__name__.lower()}) | {cell(sets)} "
                      f"| {cell(helps.get(name, ''))} |")
     lines.append("")
     schemas = list(dict.fromkeys(option.schema for option in options.values()))
@@ -177,7 +199,7 @@ def option_group(group: str, module, title: str) -> list[str]:
         doc = (inspect.getdoc(schema) or "").replace("\n", " ")
         if doc.startswith(schema.__name__ + "("):  # dataclass's made-up docstring: no help
             doc = ""
-        lines += [f"### {schema.__name__}", "", f"Options: {users}. {doc}".strip(), ""]
+        lines += [f"### {group}: {schema.__name__}", "", f"Options: {users}. {doc}".strip(), ""]
         lines += [row for row in key_table(schema, f"{group}.") if f"`{group}.{NAME_KEYS[group]}`" not in row]
         lines.append("")
     return lines
@@ -185,10 +207,10 @@ def option_group(group: str, module, title: str) -> list[str]:
 
 def yaml_group(group: str, title: str) -> list[str]:
     folder = ROOT / "configs" / group
-    lines = [f"## `{group}=`: {title}", "", "| option | what it is |", "| --- | --- |"]
-    for path in sorted(folder.rglob("*.yaml")):
+    lines = [f"## `{group}=`: {title}", ""]
+    for path in sorted(folder.rglob("*.yaml")):  # a list, not a table: a preset's header is a paragraph
         name = path.relative_to(folder).with_suffix("").as_posix()
-        lines.append(f"| `{name}` | {cell(yaml_help(path))} |")
+        lines.append(f"- `{name}` (`configs/{group}/{name}.yaml`): {cell(yaml_help(path)).replace(chr(92) + '|', '|')}")
     return lines + [""]
 
 
