@@ -21,14 +21,14 @@ import textwrap
 import tokenize
 from pathlib import Path
 
-from mkdocs.structure.files import File
-
 ROOT = Path(__file__).resolve().parents[1]
 # the root files a generated page copies: their links to each other become links between pages
 INCLUDED = {"benchmarks/RESULTS.md": "results.md", "ARCHITECTURE.md": "architecture.md"}
 
 
 def on_files(files, config):
+    from mkdocs.structure.files import File  # here: tests import this file without the docs extra installed
+
     for source, page in INCLUDED.items():
         text = (ROOT / source).read_text()
         for picture in re.findall(r"!\[[^\]]*\]\(([^)\s]+\.(?:png|svg|jpg|gif))\)", text):

@@ -254,3 +254,33 @@ def test_the_python_names_the_docs_give_exist():
             missing.append(dotted)
     missing += [f"model.{name}" for name in set(re.findall(r"`model\.(\w+)\(", text)) if not hasattr(LatentModel, name)]
     assert not missing, f"the docs name what the code does not have: {missing}"
+
+
+def test_the_config_reference_has_every_key_with_its_help():
+    """docs/hooks.py writes the site's configuration reference from the schemas at build time: every key of every
+    option's schema has a row, with the type, default, range and the comment beside the field."""
+    import dataclasses
+    import importlib.util
+
+    from latentcli.config import OPTIONS, TrainerConfig
+    from latentcli.config.options import NAME_KEYS
+
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = hooks.config_reference()
+    rows = set(re.findall(r"^\| `([\w.]+)` \|", page, re.M))
+    expected = {f"trainer.{f.name}" for f in dataclasses.fields(TrainerConfig)}
+    for group, options in OPTIONS.items():
+        for option in options.entries.values():
+            expected |= {f"{group}.{f.name}" for f in dataclasses.fields(option.schema) if f.name != NAME_KEYS[group]
+                         and not dataclasses.is_dataclass(f.default_factory if f.default_factory is not
+                                                          dataclasses.MISSING else None)}
+            expected |= {f"{group}.{name}" for name in option.schema.KEYWORD_FIELDS}
+    assert expected - rows == set()
+    # the comment beside the field is its help; a subclass's field keeps its base's comment; a keyword key's
+    assert ("| `trainer.ema_decay` | `Optional[float]` | `null` | in [0, 1) | EMA of G and E (not D), used for "
+            "sampling and inversion |") in page
+    assert "| `model.lambda` | `float` | `1.0` | &gt;= 0 | weight of the cycle losses" in page
+    assert "| `model.prior` | `str` | `normal` | one of normal, uniform | uniform: U(-1, 1) |" in page
+    assert "| `vae` | [VaeConfig](#model-vaeconfig) |  | VAE (Kingma and Welling 2014)" in page
