@@ -172,7 +172,7 @@ def run(words: list[str]) -> tuple[int, str, str]:
     return code or 0, out.getvalue(), err.getvalue()
 
 
-@pytest.mark.slow  # 23 commands in this process: 93 s on the 2 shared cores at load 6 (the sweep and its evaluation half)
+@pytest.mark.slow  # 28 commands in this process: about 190 s on the 2 shared, busy cores (the sweeps half of it)
 def test_every_documented_command_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / "cache"))  # the quality classifier, the anomaly baselines
     monkeypatch.chdir(tmp_path)  # anything a command writes by default stays here
