@@ -116,7 +116,7 @@ def test_counts_take_the_right_number():
 
 
 def test_readme_method_comparison_runs_as_written(tmp_path, capsys):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs/guides/sweeps.md").read_text()
     command = re.search(r"<!-- method-comparison -->\n```\n(.*?)\n```", readme, re.S).group(1).split()
     assert command[:4] == ["latentcli", "evaluate", "-m", "sweep=DIR"]
     sweep = tmp_path / "sweep"

@@ -95,7 +95,7 @@ def test_edits_write_their_pictures(runs, tmp_path):
 
 
 def test_readme_python_example_runs(runs, tmp_path, capsys):
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs/guides/image-folder.md").read_text()
     example = re.search(r"<!-- api-example -->\n```python\n(.*?)```", readme, re.S).group(1)
     assert len(example.strip().splitlines()) <= 12
     _write_images(tmp_path / "mine")

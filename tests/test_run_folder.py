@@ -222,7 +222,7 @@ def test_home_in_path_options(alice_run, tmp_path, capsys, monkeypatch):
 def test_readme_budget_for_your_own_images_runs_as_written(tmp_path):
     from PIL import Image
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs/guides/image-folder.md").read_text()
     block = readme.split("<!-- folder-budget -->\n```\n", 1)[1].split("\n```", 1)[0]
     words = shlex.split(block)
     assert words[:3] == ["latentcli", "train", "dataset=image_folder"] and "trainer.max_steps=2000" in words
