@@ -3,7 +3,7 @@ machine: M runs one after another in one process (one thread), M runs two at a t
 thread each: the best use of a 2-core machine without fusing), M members fused in one process (one thread),
 and M members as two fused groups of M/2 (two processes, one thread each: what `hydra.launcher.n_jobs=2` does).
 
-    python benchmarks/fused_throughput.py                      # the four set-ups of the README's table
+    python benchmarks/fused_throughput.py                      # the four set-ups of RESULTS.md's table
     python benchmarks/fused_throughput.py --setups alice_toy --members 10 --steps 200
 
 Prints a Markdown table. Every figure is from this run; the time is that of the training loop (the data and

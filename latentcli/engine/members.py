@@ -19,7 +19,7 @@ concatenation along features) needs no change. What mixes items has to be told a
 
 A member is independent of the others: nothing mixes members, so changing one member's seed leaves every other
 member's weights bitwise unchanged. It is not bitwise equal to its separate run: a batched matmul adds up in
-another order than a plain one (the README says how close; tests/test_fused.py checks it).
+another order than a plain one (docs/guides/sweeps.md says how close; tests/test_fused.py checks it).
 """
 
 from __future__ import annotations
