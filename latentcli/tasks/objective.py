@@ -44,13 +44,19 @@ def problem(objective, sweeper) -> str | None:
     """Before training: why this objective cannot serve this sweeper (hydra.sweeper), or None. Its metrics must be
     latentcli evaluate's, and a sweeper that states a direction (Optuna's hydra.sweeper.direction) must seek the
     objective's: otherwise the search would hunt for the worst settings."""
+    direction = sweeper.get("direction") if sweeper is not None else None
+    if not wanted(objective):
+        if direction is None:  # the basic sweeper: no objective wanted
+            return None
+        return ("this sweeper searches for the best run and needs a number from each: set objective.metric=METRIC.KEY "
+                "(e.g. pacgan.modes, recon.psnr) or objective.combine (README: Search)")
     for _, name in terms(objective):
         if name.partition(".")[0] not in METRICS or "." not in name:
             return (f"objective: {name} is not METRIC.KEY of a metric of latentcli evaluate (e.g. pacgan.modes, "
                     f"recon.psnr); the metrics: {', '.join(METRICS)}")
-    direction = sweeper.get("direction") if sweeper is not None else None
     if direction is None:  # the basic sweeper: nothing to match
         return None
+    direction = getattr(direction, "name", direction)  # Optuna's default is its Direction enum
     if not isinstance(direction, str):  # a list: a multi-objective study, which wants a list of numbers back
         return (f"hydra.sweeper.direction={list(direction)} is a multi-objective study; latentcli's objective is one "
                 "number: give one direction")

@@ -136,7 +136,7 @@ def _record_resume(out: Path, step: int) -> None:
 def run(cfg) -> float | str | None:
     """Returns the run's objective (objective.*) for a search's sweeper: a number, or where the run failed a
     reason (objective.failed); None without an objective."""
-    mistake = objective.problem(cfg.objective, HydraConfig.get().get("sweeper")) if objective.wanted(cfg.objective) else None
+    mistake = objective.problem(cfg.objective, HydraConfig.get().get("sweeper"))
     if mistake:  # every trial would be refused alike: the search stops here
         raise Refused(mistake)
     if _fused_collector is not None:  # hydra/launcher=fused: this job is one member of a group trained later
