@@ -93,3 +93,15 @@ def test_the_pacgan_grid25_search_keeps_the_papers_protocol():
     assert search.batch_size == paper.batch_size and search.dataset == paper.dataset
     assert search.hydra.sweeper.direction == search.objective.direction == "maximize"
     assert objective.problem(search.objective, search.hydra.sweeper) is None
+
+
+def test_a_missing_optuna_sweeper_names_the_extra():
+    from hydra.errors import MissingConfigException
+
+    from latentcli.cli import composition_error
+
+    err = MissingConfigException("In 'hydra/config': Could not find 'hydra/sweeper/optuna'\nAvailable options in "
+                                 "'hydra/sweeper':\n\tbasic", missing_cfg_file="hydra/sweeper/optuna")
+    assert composition_error(err, "train") == (
+        "In 'hydra/config': Could not find 'hydra/sweeper/optuna' Available options in 'hydra/sweeper': basic; "
+        "the Optuna sweeper is the search extra: pip install 'latentcli[search]'")
