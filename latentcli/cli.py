@@ -111,7 +111,10 @@ def composition_error(err: Exception, task: str = "the task") -> str:
     if isinstance(cause, OmegaConfBaseException) and getattr(cause, "full_key", None):
         said = f"{cause.full_key}: {str(cause.msg).splitlines()[0]}"
         return said if not lines or lines[0].startswith("Error merging override") else f"{said} ({' '.join(lines)})"
-    return " ".join(lines)
+    said = " ".join(lines)
+    if "Could not find 'hydra/sweeper/optuna'" in said:  # a search (hparams_search=, hydra/sweeper=optuna)
+        said += "; the Optuna sweeper is the search extra: pip install 'latentcli[search]'"
+    return said
 
 
 def _is_unknown_key(cause) -> bool:

@@ -11,6 +11,8 @@ import json
 import statistics
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from latentcli import viz
 from latentcli.errors import UserError
 from latentcli.files import write_json, write_text
@@ -208,3 +210,49 @@ def append_failed(summary: Path, failed: dict[str, str]) -> None:
     lines = ["", "Failed jobs (not in the table above):", "", "| job | reason |", "| --- | --- |"]
     lines += [f"| {job} | {reason.replace('|', '/')} |" for job, reason in failed.items()]
     write_text(summary, summary.read_text() + "\n".join(lines) + "\n")
+
+
+SEARCH_RESULTS = "optimization_results.yaml"  # what Hydra's Optuna sweeper writes in the sweep folder at its end
+OBJECTIVE = "objective.json"  # a job's objective (tasks/objective.py)
+
+
+def search_lines(sweep_dir: str | Path) -> list[str]:
+    """A search's (hydra/sweeper=optuna) trials as Markdown: each job's objective, the best trial (Hydra's
+    optimization_results.yaml) and its settings. [] for a sweep that was no search."""
+    root = Path(sweep_dir).expanduser()
+    results_file = root / SEARCH_RESULTS
+    jobs = sorted((p.parent for p in root.glob(f"*/{OBJECTIVE}")), key=job_order)
+    if not results_file.is_file() and not jobs:
+        return []
+    results = OmegaConf.to_container(OmegaConf.load(results_file)) if results_file.is_file() else {}
+    best = results.get("best_params") or {}
+    best_job = next((job for job in jobs if best and all(_overrides(job).get(k) == str(v) for k, v in best.items())),
+                    None)
+    lines = ["", f"Search ({SEARCH_RESULTS}):" if results else "Search (no optimization_results.yaml: unfinished):", ""]
+    if results:
+        where = f"job {best_job.name.split('_', 1)[0]}" if best_job else "a job not in this folder"
+        lines.append(f"best trial: {where}, objective {results.get('best_value')}, settings: "
+                     + " ".join(f"{k}={v}" for k, v in best.items()))
+        lines.append("")
+    lines += ["| job | objective | value | |", "| --- | --- | ---: | --- |"]
+    for job in jobs:
+        record = json.loads((job / OBJECTIVE).read_text())
+        lines.append(f"| {job.name.split('_', 1)[0]} | {record.get('objective', '')} | {record.get('value')} | "
+                     f"{'best' if job == best_job else ''} |")
+    return lines
+
+
+def _overrides(job: Path) -> dict[str, str]:
+    """{key: value} of the job's command line (.hydra/overrides.yaml), as the sweeper gave them."""
+    path = job / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return {}
+    return dict(line.split("=", 1) for line in OmegaConf.to_container(OmegaConf.load(path)) if "=" in line)
+
+
+def append_search(summary: Path, sweep_dir: str | Path) -> list[str]:
+    """Adds search_lines to summary.md; returns them."""
+    lines = search_lines(sweep_dir)
+    if lines:
+        write_text(summary, summary.read_text() + "\n".join(lines) + "\n")
+    return lines

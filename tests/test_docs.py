@@ -40,6 +40,9 @@ SKIPPED = {
     "latentcli invert model=external": "mypackage.nets:Generator and G.pt stand for your own generator: "
                                        "test_external.py runs these on tests/external_generator.py",
     "latentcli evaluate model=external": "the same (test_external.py)",
+    "latentcli train -m hydra/sweeper=optuna": "a study of 20 trials: test_search.py runs studies of two",
+    "latentcli train -m hparams_search=": "a search of 50 trials: test_search.py composes the preset",
+    "latentcli evaluate sweep=multirun/search/": "test_search.py evaluates a study's folder",
     "latentcli train model=regressor model.external": "the same (test_external.py)",
 }
 NEEDS_FASHION_MNIST = "dataset=fashion_mnist"

@@ -116,6 +116,13 @@ def _run_group(hydra_context, task_function, configs: list, fuse: bool, singleto
         train_task._fused_collector = None
     if prepared:
         train_group(prepared)
+        # A search (hydra/sweeper=optuna) reads each job's return value, but a member's job only prepared it and
+        # returned None: hand back each member's objective (objective.*), measured now that the group is trained.
+        objectives = {str(run.out): train_task.member_objective(run) for run in prepared}
+        for ret in returns:
+            out = str(Path(ret.hydra_cfg.hydra.runtime.output_dir))
+            if out in objectives:
+                ret.return_value = objectives[out]
     return returns
 
 

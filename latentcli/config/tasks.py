@@ -16,6 +16,28 @@ DEVICE = "auto"  # auto: cuda, then mps, then cpu
 
 
 @dataclass
+class ObjectiveConfig(Checked):
+    """The number a run hands back to a search (hydra/sweeper=optuna): a metric of `latentcli evaluate` on the
+    final checkpoint, recorded in the run's objective.json. Unset (metric null, combine empty): no objective."""
+
+    PREFIX = "objective."
+    # a metrics.json key, metric.name (pacgan.modes, recon.psnr, quality.fid)
+    metric: Optional[str] = None
+    # instead of metric, a weighted sum of several, each term [WEIGHT*]METRIC: [pacgan.modes,20*pacgan.high_quality]
+    combine: List[str] = field(default_factory=list)
+    # what the search wants of it; a sweeper that says otherwise (hydra.sweeper.direction) is refused
+    direction: str = one_of("maximize", "minimize")
+    # latentcli evaluate's settings for the measurement, as its overrides: [n_samples=2500, inference=encoder]
+    evaluate: List[str] = field(default_factory=list)
+
+    def together(self) -> str | None:
+        if self.metric is not None and self.combine:
+            return (f"objective.metric={self.metric} and objective.combine={list(self.combine)} both name the "
+                    "objective: set one (combine for a weighted sum)")
+        return None
+
+
+@dataclass
 class TrainConfig(Checked):
     model: Any = MISSING
     dataset: Any = MISSING
@@ -25,6 +47,7 @@ class TrainConfig(Checked):
     logger: Any = field(default_factory=dict)  # filled by the logger group; {} when logger=[] chose none
     # true: continue the run in hydra.run.dir from its checkpoints/last.ckpt; auto: that if it has one, else start it
     resume: Any = one_of(False, True, "auto")
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)  # what a search optimises (README: Search)
 
     def together(self) -> str | None:
         if self.trainer.compile and getattr(self.model, "loss", None) == "wgan_gp":

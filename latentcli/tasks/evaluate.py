@@ -140,8 +140,11 @@ def evaluate_sweep(cfg, out: Path) -> None:
         # the runs in this table only: not a skipped one (a GAN under inference=encoder), nor another dataset's
         sweep.append_where_they_ran(out / f"{stem}.md", [run for run, data in evaluated if data == dataset])
         sweep.append_failed(out / f"{stem}.md", failed)
+        search = sweep.append_search(out / f"{stem}.md", cfg.sweep)  # a search's trials and its best (optuna)
         print(f"{dataset}: {report.counted(len(part), 'run')} in {report.counted(len(rows), 'configuration')}: "
               f"wrote {out / stem}.csv, {stem}.md, {stem}.png")
+    if search:
+        print("\n".join(line for line in search[1:4] if line))  # the search's best trial and its settings
     if skipped:
         print(f"{report.counted(len(skipped), 'run')} skipped")
     for job, reason in failed.items():

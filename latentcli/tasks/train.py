@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import sys
@@ -31,6 +32,7 @@ from latentcli.errors import StorageError, UserError
 from latentcli.files import remove_temporaries, write_text
 from latentcli.models import build_model
 from latentcli.report import counted, flatten
+from latentcli.tasks import objective
 from latentcli.tasks.common import run_dir, save_hydra_record, seed_everything
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGUSR2")  # what the Trainer saves and stops on
@@ -131,14 +133,39 @@ def _record_resume(out: Path, step: int) -> None:
     write_text(log, before + line + "\n")
 
 
-def run(cfg) -> None:
+def run(cfg) -> float | str | None:
+    """Returns the run's objective (objective.*) for a search's sweeper: a number, or where the run failed a
+    reason (objective.failed); None without an objective."""
+    mistake = objective.problem(cfg.objective, HydraConfig.get().get("sweeper"))
+    if mistake:  # every trial would be refused alike: the search stops here
+        raise Refused(mistake)
     if _fused_collector is not None:  # hydra/launcher=fused: this job is one member of a group trained later
         guarded(run_dir(), lambda: _fused_collector.append(prepare(cfg)), finished=False)
-        return
+        return None  # the launcher hands back the member's objective once the group is trained (member_objective)
     if HydraConfig.get().mode != RunMode.MULTIRUN:
-        train(cfg)
-        return
-    guarded(run_dir(), lambda: train(cfg))
+        return train(cfg)
+    value = []
+    if guarded(run_dir(), lambda: value.append(train(cfg))):
+        return value[0]
+    return objective.failed(_failure(run_dir())) if objective.wanted(cfg.objective) else None
+
+
+def _failure(out: Path) -> str | None:
+    """Why the job in `out` failed (its status.json, written by guarded), or None if it did not."""
+    status = json.loads((out / sweep.STATUS).read_text()) if (out / sweep.STATUS).is_file() else {}
+    return status.get("reason", "") if status.get("status") == "failed" else None
+
+
+def member_objective(run: PreparedRun) -> float | str | None:
+    """A trained member of a fused group: its objective, measured like a separate run's (train)."""
+    value = []
+    goal = run.cfg.get("objective")  # a resumed run's stored config may predate objective.*
+    if not objective.wanted(goal):
+        return None
+    if _failure(run.out) is None and guarded(run.out, lambda: value.append(
+            objective.measure(goal, run.out / "checkpoints" / "last.ckpt", run.out))):
+        return value[0]
+    return objective.failed(_failure(run.out))
 
 
 def guarded(out: Path, work: Callable[[], None], finished: bool = True) -> bool:
@@ -230,7 +257,9 @@ def open_logger(run: PreparedRun) -> None:
                                loggers=run_loggers_choice(run.config), run_name=run.out.name)
 
 
-def train(cfg) -> None:
+def train(cfg) -> float | None:
+    """Trains; then, with an objective set, measures it on the final checkpoint and returns it."""
+    goal = cfg.objective  # this command's (a resumed run's stored config may predate objective.*)
     run = prepare(cfg)
     cfg, out = run.cfg, run.out
     trainer = Trainer(run.trainer_cfg, run_dir=out, checkpoint_meta=run.checkpoint_meta,
@@ -252,6 +281,9 @@ def train(cfg) -> None:
         if run.logger is not None:
             run.logger.close()
     report(run, result.stopped_by, result.step, result.seconds, result.last_logs)
+    if objective.wanted(goal):
+        return objective.measure(goal, out / "checkpoints" / "last.ckpt", out)
+    return None
 
 
 def log_hparams(run: PreparedRun, last_logs: dict, step: int) -> None:

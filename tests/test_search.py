@@ -1,0 +1,107 @@
+"""Search (README: Search): objective.* returned to Hydra's Optuna sweeper, failed trials that do not end the
+study, the fused launcher's members, the search summary of `latentcli evaluate sweep=`, hparams_search presets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from conftest import TINY_TOY, run_cli
+from latentcli.errors import UserError
+from latentcli.paths import config_dir
+from latentcli.tasks import objective
+
+pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the search extra: pip install 'latentcli[search]'")
+
+# a study on the CPU in seconds: the GAN on the grid, scored by the PacGAN protocol's modes (no inversion)
+STUDY = ["-m", "hydra/sweeper=optuna", "hydra.sweeper.direction=maximize",
+         "model=gan", *TINY_TOY, "trainer.max_steps=20", "objective.metric=pacgan.modes",
+         "objective.evaluate=['n_samples=500']", "hydra.sweep.subdir=${hydra.job.num}"]
+
+
+def test_combine_reads_weighted_terms():
+    goal = OmegaConf.create({"metric": None, "combine": ["pacgan.modes", "0.5*pacgan.high_quality"],
+                             "direction": "maximize"})
+    assert objective.terms(goal) == [(1.0, "pacgan.modes"), (0.5, "pacgan.high_quality")]
+    assert objective.describe(goal) == "pacgan.modes + 0.5*pacgan.high_quality"
+    with pytest.raises(UserError, match=r"'x\*pacgan.modes' is not \[WEIGHT\*\]METRIC"):
+        objective.terms(OmegaConf.create({"metric": None, "combine": ["x*pacgan.modes"]}))
+
+
+def test_a_search_needs_an_objective_that_seeks_its_direction():
+    none = OmegaConf.create({"metric": None, "combine": [], "direction": "maximize"})
+    modes = OmegaConf.create({"metric": "pacgan.modes", "combine": [], "direction": "maximize"})
+    assert objective.problem(none, OmegaConf.create({"_target_": "basic"})) is None  # a plain sweep
+    assert "needs a number from each" in objective.problem(none, OmegaConf.create({"direction": "maximize"}))
+    assert "hydra.sweeper.direction=minimize" in objective.problem(modes, OmegaConf.create({"direction": "minimize"}))
+    assert objective.problem(modes, OmegaConf.create({"direction": "maximize"})) is None
+    typo = OmegaConf.create({"metric": "pacgn.modes", "combine": [], "direction": "maximize"})
+    assert "pacgn.modes is not METRIC.KEY" in objective.problem(typo, None)
+
+
+@pytest.mark.slow
+def test_a_study_survives_a_failed_trial_and_names_its_best(tmp_path):
+    # model.d_steps=2 fails at run time (simultaneous updates take one step each): a FAIL trial, not the end.
+    # The random sampler with seed 0 asks for d_steps 2, then 1. (Not the grid sampler: hydra-optuna-sweeper 1.3
+    # ends a grid study whose last trial failed with a RuntimeError of its own.)
+    sweep_dir = tmp_path / "study"
+    proc = run_cli("train", *STUDY, "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0",
+                   "model.updates=simultaneous", "model.d_steps=choice(1,2)",
+                   f"hydra.sweep.dir={sweep_dir}", "hydra.sweeper.n_trials=2", cwd=tmp_path, check=False)
+    assert proc.returncode == 1, proc.stderr  # the study ran to its end; a failed job makes the status non-zero
+    assert "Failed experiment: Return value must be float-castable. Got 'no objective: the run failed " \
+           "(model.updates=simultaneous" in proc.stdout + proc.stderr
+    results = OmegaConf.load(sweep_dir / "optimization_results.yaml")
+    assert results.best_params == {"model.d_steps": 1}
+    (done,) = [json.loads(p.read_text()) for p in sweep_dir.glob("*/objective.json")]
+    assert results.best_value == done["value"] == done["terms"]["pacgan.modes"]
+    assert done["objective"] == "pacgan.modes" and done["direction"] == "maximize"
+
+    out = tmp_path / "evaluated"
+    proc = run_cli("evaluate", f"sweep={sweep_dir}", "metrics=pacgan", "n_samples=500", f"hydra.run.dir={out}",
+                   cwd=tmp_path)
+    best = f"best trial: job 1, objective {results.best_value}, settings: model.d_steps=1"
+    assert best in proc.stdout
+    summary = (out / "summary.md").read_text()
+    assert best in summary and f"| 1 | pacgan.modes | {done['value']} | best |" in summary
+
+
+@pytest.mark.slow
+def test_fused_members_hand_their_objectives_to_the_sweeper(tmp_path):
+    # two seeds asked for at once (n_jobs=2) differ only in the seed: the fused launcher trains them as one group
+    sweep_dir = tmp_path / "study"
+    proc = run_cli("train", *STUDY, "hydra/sweeper/sampler=grid", "hydra/launcher=fused", "hydra.sweeper.n_jobs=2",
+                   "seed=choice(0,1)", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    assert "1 group(s)" in proc.stdout
+    values = [json.loads(p.read_text())["value"] for p in sweep_dir.glob("*/objective.json")]
+    assert len(values) == 2
+    assert OmegaConf.load(sweep_dir / "optimization_results.yaml").best_value == max(values)
+
+
+def test_the_pacgan_grid25_search_keeps_the_papers_protocol():
+    """hparams_search=pacgan_grid25 trains each trial as experiment=paper/pacgan_grid25 does, but for the
+    settings it searches and the update rule (its d_steps and g_steps need alternating updates)."""
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        search = compose("train", ["hparams_search=pacgan_grid25"], return_hydra_config=True)
+        paper = compose("train", ["experiment=paper/pacgan_grid25", "model=alice"])
+    searched = {key.removeprefix("model.").split(".")[0] for key in search.hydra.sweeper.params}
+    for key in set(paper.model) - searched - {"updates"}:
+        assert search.model[key] == paper.model[key], key
+    assert search.batch_size == paper.batch_size and search.dataset == paper.dataset
+    assert search.hydra.sweeper.direction == search.objective.direction == "maximize"
+    assert objective.problem(search.objective, search.hydra.sweeper) is None
+
+
+def test_a_missing_optuna_sweeper_names_the_extra():
+    from hydra.errors import MissingConfigException
+
+    from latentcli.cli import composition_error
+
+    err = MissingConfigException("In 'hydra/config': Could not find 'hydra/sweeper/optuna'\nAvailable options in "
+                                 "'hydra/sweeper':\n\tbasic", missing_cfg_file="hydra/sweeper/optuna")
+    assert composition_error(err, "train") == (
+        "In 'hydra/config': Could not find 'hydra/sweeper/optuna' Available options in 'hydra/sweeper': basic; "
+        "the Optuna sweeper is the search extra: pip install 'latentcli[search]'")
