@@ -239,3 +239,17 @@ def test_the_python_names_the_docs_give_exist():
             missing.append(dotted)
     missing += [f"model.{name}" for name in set(re.findall(r"`model\.(\w+)\(", text)) if not hasattr(LatentModel, name)]
     assert not missing, f"the docs name what the code does not have: {missing}"
+
+
+def test_the_docs_give_evaluates_own_default_of_n():
+    """README called evaluate's n "the same key as invert's" (256 by default) while evaluate read 1,000 (issue 24):
+    each default is stated where it is set."""
+    import dataclasses
+
+    from latentcli.config.tasks import EvaluateConfig, TestInputs
+
+    defaults = {cls: {f.name: f.default for f in dataclasses.fields(cls)}["n"] for cls in (EvaluateConfig, TestInputs)}
+    text = "".join((ROOT / doc).read_text() for doc in DOCS)
+    stated = re.search(r"the first `n` items, ([\d,]+) by default where invert's `n` is ([\d,]+)", text)
+    assert stated, "the docs no longer state evaluate's default n"
+    assert [int(v.replace(",", "")) for v in stated.groups()] == [defaults[EvaluateConfig], defaults[TestInputs]]
