@@ -156,7 +156,7 @@ def test_models_against_methods_in_one_table(tmp_path, capsys):
              "metrics=recon", "inference.progress=false", "device=cpu", f"hydra.sweep.dir={methods}")
     printed = capsys.readouterr().out
     # before each of the four optimisations (two models, two seeds), none before the encoder's forward pass
-    assert printed.count("inference=optimize: 20 test items x up to 4 steps (80 item-steps), about ") == 4
+    assert printed.count("inference=optimize: 20 test items x up to 4 steps (80 item-steps), up to about ") == 4
     assert "inference=encoder:" not in printed
     run_task("evaluate", f"sweep={methods}", f"hydra.run.dir={tmp_path / 'compare'}")
     assert "models against inversion methods: wrote" in capsys.readouterr().out

@@ -61,11 +61,12 @@ class EvaluationContext:
 
 
 def optimisation_cost(inverter: OptimizeInverter, model, x: torch.Tensor) -> str:
-    """The line said before a slow inversion starts: items x steps, and the time a few timed steps predict."""
+    """The line said before a slow inversion starts: items x steps, and the time a few timed steps predict (high
+    by a third to a half in a measurement on digits: the first steps are the slowest, and patience stops early)."""
     options, n = inverter.options, len(x)
     starts = f" x {options.restarts} restarts" if options.restarts > 1 else ""
     seconds = inverter.expected_seconds(model, x)
     about = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
     return (f"inference={inverter.method}: {n} test items{starts} x up to {options.steps} steps "
-            f"({n * options.restarts * options.steps:,} item-steps), about {about} here; "
+            f"({n * options.restarts * options.steps:,} item-steps), up to about {about} here; "
             f"n= and inference.steps= make it smaller")
