@@ -9,7 +9,6 @@ stops it from writing `.hydra/` there; the tasks write that record once their ch
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import sys
 from pathlib import Path
