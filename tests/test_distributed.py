@@ -102,3 +102,25 @@ def test_killed_two_process_run_resumes_bitwise(tmp_path):
     info = (tmp_path / "unbroken" / "run_info.json").read_text()
     assert '"world_size": 2' in info and "torchrun" in info
 
+
+
+@pytest.mark.slow
+def test_rank_zero_alone_reports_and_keeps_the_records(tmp_path):
+    """Two ranks share the run folder: the summary is printed and train.log written once, by rank 0."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+           "-m", "latentcli", "train", *TINY_TOY, "model=gan", "trainer.max_steps=3", f"hydra.run.dir={out}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for line in ("stopped by max_steps at step 3", "checkpoint:", "next:"):
+        assert proc.stdout.count(line) == 1, proc.stdout
+        assert (out / "train.log").read_text().count(line) == 1
+    assert (out / ".hydra" / "config.yaml").is_file()
+
+
+def test_other_ranks_write_no_hydra_record(tmp_path, monkeypatch):
+    from latentcli.tasks.common import save_hydra_record
+
+    monkeypatch.setenv("RANK", "1")
+    save_hydra_record({"seed": 0}, tmp_path)  # rank 1 returns before asking Hydra for anything
+    assert not (tmp_path / ".hydra").exists()

@@ -287,3 +287,17 @@ def test_the_config_reference_has_every_key_with_its_help():
     assert "| `model.lambda` | `float` | `1.0` | &gt;= 0 | weight of the cycle losses" in page
     assert "| `model.prior` | `str` | `normal` | one of normal, uniform | uniform: U(-1, 1) |" in page
     assert "| `vae` | [VaeConfig](#model-vaeconfig) |  | VAE (Kingma and Welling 2014)" in page
+
+
+def test_the_docs_give_evaluates_own_default_of_n():
+    """README called evaluate's n "the same key as invert's" (256 by default) while evaluate read 1,000 (issue 24):
+    each default is stated where it is set."""
+    import dataclasses
+
+    from latentcli.config.tasks import EvaluateConfig, TestInputs
+
+    defaults = {cls: {f.name: f.default for f in dataclasses.fields(cls)}["n"] for cls in (EvaluateConfig, TestInputs)}
+    text = "".join((ROOT / doc).read_text() for doc in DOCS)
+    stated = re.search(r"the first `n` items, ([\d,]+) by default where invert's `n` is ([\d,]+)", text)
+    assert stated, "the docs no longer state evaluate's default n"
+    assert [int(v.replace(",", "")) for v in stated.groups()] == [defaults[EvaluateConfig], defaults[TestInputs]]

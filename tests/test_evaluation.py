@@ -143,3 +143,39 @@ def test_metrics_take_one_bare_name_or_a_list():
     assert metric_names(OmegaConf.create({"metrics": ["recon", "probe"]}), info) == ["recon", "probe"]
     with pytest.raises(UserError, match="unknown metric\\(s\\) recn"):
         metric_names(OmegaConf.create({"metrics": "recn"}), info)
+
+
+def test_models_against_methods_in_one_table(tmp_path, capsys):
+    """issue 24: `evaluate sweep=` on the folder `evaluate -m ... inference=A,B` wrote gives one table, models
+    against methods, mean ± standard error over the seeds; and a slow method says what it will cost first."""
+    sweep = tmp_path / "sweep"
+    run_task("train", "-m", "model=gan,bigan", "seed=0,1", *TINY_TOY, "trainer.max_steps=5", f"hydra.sweep.dir={sweep}")
+    capsys.readouterr()
+    methods = tmp_path / "methods"
+    run_task("evaluate", "-m", f"sweep={sweep}", "inference=encoder,optimize", "inference.steps=4", "n=20",
+             "metrics=recon", "inference.progress=false", "device=cpu", f"hydra.sweep.dir={methods}")
+    printed = capsys.readouterr().out
+    # before each of the four optimisations (two models, two seeds), none before the encoder's forward pass
+    assert printed.count("inference=optimize: 20 test items x up to 4 steps (80 item-steps), up to about ") == 4
+    assert "inference=encoder:" not in printed
+    run_task("evaluate", f"sweep={methods}", f"hydra.run.dir={tmp_path / 'compare'}")
+    assert "models against inversion methods: wrote" in capsys.readouterr().out
+    mse = {}  # (model, method): the two seeds' recon.mse
+    for path in methods.glob("*/*/metrics.json"):
+        metrics = json.loads(path.read_text())
+        mse.setdefault((metrics["model"], metrics["inference"]), []).append(metrics["recon"]["mse"])
+    assert sorted(mse) == [("bigan", "encoder"), ("bigan", "optimize"), ("gan", "optimize")]
+    table = (tmp_path / "compare" / "compare.md").read_text()
+    rows = table.split("### recon.mse\n\n")[1].split("\n\n")[0].splitlines()
+    assert rows[0] == "| model | encoder | optimize |"
+
+    def cell(values):
+        mean, se = sum(values) / 2, abs(values[0] - values[1]) / 2  # two seeds: std / sqrt(2) = |a - b| / 2
+        return f"{mean:.4g} ± {se:.2g} (n=2)"
+
+    assert rows[2] == f"| gan | n/a | {cell(mse['gan', 'optimize'])} |"  # a gan has no encoder
+    assert rows[3] == f"| bigan | {cell(mse['bigan', 'encoder'])} | {cell(mse['bigan', 'optimize'])} |"
+    assert table.index("### time per image (ms)") < table.index("### recon.mse")
+    lines = (tmp_path / "compare" / "compare.csv").read_text().splitlines()
+    assert lines[0] == "model,method,metric,mean,se,seeds"
+    assert any(line.startswith("gan,optimize,recon.mse,") and line.endswith(",2") for line in lines)

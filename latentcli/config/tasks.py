@@ -158,7 +158,7 @@ class InvertConfig(CheckpointTask):
     inputs: Any = MISSING
     edit: Any = MISSING
     # items inverted: the first n test items, n samples, or at most n files of a folder (null: all);
-    # each source's default is its inputs.n. The same key as evaluate's n.
+    # each source's default is its inputs.n (evaluate's n, the same key, has its own default: EvaluateConfig).
     n: Optional[int] = positive(II("inputs.n"))
 
 

@@ -117,6 +117,17 @@ class Group:
             dist.broadcast(tensor, 0)
 
 
+# where each launcher puts a process's global rank: torchrun, submitit's local executor, Slurm's tasks
+RANK_VARIABLES = ("RANK", "SUBMITIT_LOCAL_GLOBALID", "SLURM_PROCID")
+
+
+def launch_rank() -> int:
+    """This process's rank as its launcher set it, known before the group is joined (0 when alone). The run's
+    records (.hydra/, train.log, resumes.log, run_info.json) and its closing summary are rank 0's alone: the
+    other ranks share its folder."""
+    return int(next((os.environ[v] for v in RANK_VARIABLES if v in os.environ), "0"))
+
+
 _joined: Group | None = None
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from latentcli.engine.distributed import launch_rank
 from latentcli.files import write_json
 
 
@@ -59,7 +60,7 @@ _LAUNCHERS = {"BasicLauncher": "basic", "JoblibLauncher": "joblib", "SlurmLaunch
 
 def write_run_info(run_dir: str | Path, device: torch.device, threads: dict | None = None) -> None:
     """run_info.json in the run's folder; on rank 0 only when several processes train one model."""
-    if int(os.environ.get("RANK", 0)) == 0:
+    if launch_rank() == 0:
         write_json(Path(run_dir) / "run_info.json", run_info(device, threads))
 
 

@@ -10,7 +10,9 @@ for each item, over all steps and starts, is the answer.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 import time
 
 import torch
@@ -200,6 +202,14 @@ class OptimizeInverter:
             project_latents(z[k], model.prior, options.constraint, options.radius)
         errors = torch.stack([per_item_mse(model.generate(zk), x) for zk in z])
         return z[errors.argmin(0), torch.arange(len(x), device=x.device)]
+
+    def expected_seconds(self, model, x: torch.Tensor, probe_steps: int = 3) -> float:
+        """A rough time for invert(model, x): `probe_steps` steps of the first batch, timed, scaled to every
+        batch's steps (patience may stop sooner). Costs probe_steps / steps of one batch."""
+        probe = OptimizeInverter(dataclasses.replace(self.options, steps=probe_steps, progress=False), self.method,
+                                 self.seed)
+        seconds = probe.invert(model, x[:self.options.batch_size]).seconds
+        return seconds / probe_steps * self.options.steps * math.ceil(len(x) / self.options.batch_size)
 
     def invert(self, model, x: torch.Tensor) -> Inversion:
         options = self.options

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from latentcli.data import DataBundle
-from latentcli.inference import Inversion
+from latentcli.inference import Inversion, OptimizeInverter
 
 
 @dataclass
@@ -39,6 +39,8 @@ class EvaluationContext:
 
     @cached_property
     def test_inversion(self) -> Inversion:
+        if isinstance(self.inverter, OptimizeInverter):  # optimize, hybrid, fast: minutes, not a forward pass
+            print(optimisation_cost(self.inverter, self.model, self.test.x))
         return self.inverter.invert(self.model, self.test.x)
 
     @cached_property
@@ -56,3 +58,15 @@ class EvaluationContext:
         path = self.out / name
         self.figures.append(Figure(title, path))
         return path
+
+
+def optimisation_cost(inverter: OptimizeInverter, model, x: torch.Tensor) -> str:
+    """The line said before a slow inversion starts: items x steps, and the time a few timed steps predict (high
+    by a third to a half in a measurement on digits: the first steps are the slowest, and patience stops early)."""
+    options, n = inverter.options, len(x)
+    starts = f" x {options.restarts} restarts" if options.restarts > 1 else ""
+    seconds = inverter.expected_seconds(model, x)
+    about = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    return (f"inference={inverter.method}: {n} test items{starts} x up to {options.steps} steps "
+            f"({n * options.restarts * options.steps:,} item-steps), up to about {about} here; "
+            f"n= and inference.steps= make it smaller")

@@ -16,6 +16,7 @@ from latentcli.errors import UserError
 from latentcli.files import write_text
 from latentcli.data import build_dataset
 from latentcli.engine.device import pick_device
+from latentcli.engine.distributed import launch_rank
 from latentcli.models import build_model, load_checkpoint
 from latentcli.models.external import external_info
 
@@ -27,7 +28,10 @@ def run_dir() -> Path:
 
 def save_hydra_record(cfg, out: Path) -> None:
     """What Hydra writes to .hydra/ (config.yaml, hydra.yaml, overrides.yaml), written by the task once
-    its checks pass (the task configs set hydra.output_subdir: null), so a refused command writes nothing."""
+    its checks pass (the task configs set hydra.output_subdir: null), so a refused command writes nothing.
+    Under torchrun rank 0 alone writes it (the ranks share the folder)."""
+    if launch_rank() != 0:
+        return
     hydra_cfg = HydraConfig.instance().cfg
     write_text(out / ".hydra" / "config.yaml", OmegaConf.to_yaml(cfg))
     write_text(out / ".hydra" / "hydra.yaml", OmegaConf.to_yaml(hydra_cfg))

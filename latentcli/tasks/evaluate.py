@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from latentcli import report, sweep, viz
+from latentcli import compare, report, sweep, viz
 from latentcli.data import build_dataset
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.errors import UserError
@@ -111,6 +111,10 @@ def too_few_items(metrics: dict) -> list[str]:
 
 
 def evaluate_sweep(cfg, out: Path) -> None:
+    if compare.is_evaluation(cfg.sweep):  # the folder `evaluate -m sweep=... inference=A,B` wrote
+        table, numbers = compare.compare(Path(cfg.sweep).expanduser(), out)
+        print(f"models against inversion methods: wrote {table}, {numbers}")
+        return
     runs = sweep.find_runs(cfg.sweep)
     failed = sweep.failed_jobs(cfg.sweep)
     results, skipped, evaluated = [], [], []  # evaluated: (run, its dataset), for where the runs ran

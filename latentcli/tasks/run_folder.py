@@ -9,13 +9,13 @@ stops it from writing `.hydra/` there; the tasks write that record once their ch
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import sys
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
+from latentcli.engine.distributed import launch_rank
 from latentcli.errors import StorageError, UserError
 from latentcli.files import check_writable
 
@@ -80,7 +80,9 @@ class RunFolder:
         self.lock = _lock(self.out, self.task)
         self.log_size = self.log_path.stat().st_size if self.log_path.exists() else None
         self.before = _files(self.out, {self.log_path})
-        self.log = open(self.log_path, "a", encoding="utf-8")
+        # under torchrun the log is rank 0's: the other ranks' lines (their warnings) reach the terminal only
+        self.main = launch_rank() == 0
+        self.log = open(self.log_path, "a", encoding="utf-8") if self.main else None
         self.streams = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _Tee(sys.stdout, self.log), _Tee(sys.stderr, self.log)
         return self
@@ -98,14 +100,15 @@ class RunFolder:
             print(f"latentcli {self.task}: interrupted (Ctrl-C): {kept}", file=sys.stderr)
             code = 130
         self._close()
-        if not wrote:
+        if not wrote and self.main:  # the folder is rank 0's to put back
             self._undo()
         raise SystemExit(code) from None
 
     def _close(self) -> None:
         sys.stdout, sys.stderr = self.streams
         try:
-            self.log.close()
+            if self.log is not None:
+                self.log.close()
         except OSError:  # the last lines could not be flushed to a full disk; the terminal had them
             pass
         self.lock.close()  # releases the lock
@@ -129,8 +132,8 @@ def _lock(folder: Path, task: str):
     """The open lock file of `folder`, locked by this process (fcntl.flock: released by the kernel when the
     process ends, even by kill -9, so a crashed run never leaves it stuck). Another process holding it
     is one line and status 2. Under torchrun each rank locks its own file: the ranks share the folder."""
-    rank = next((os.environ[v] for v in ("RANK", "SUBMITIT_LOCAL_GLOBALID", "SLURM_PROCID") if v in os.environ), "0")
-    path = folder / (LOCK if rank == "0" else f"{LOCK}.rank{rank}")
+    rank = launch_rank()
+    path = folder / (LOCK if rank == 0 else f"{LOCK}.rank{rank}")
     lock = open(path, "a", encoding="utf-8")  # never rewritten: a refused command changes nothing on disk
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -24,6 +24,7 @@ from latentcli import sweep, viz
 from latentcli.data import batch_stream, build_dataset
 from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
+from latentcli.engine.distributed import launch_rank
 from latentcli.engine.environment import apply_threads, write_run_info
 from latentcli.config import TrainerConfig, typed
 from latentcli.engine.logging import MetricsLogger, run_loggers_choice
@@ -126,7 +127,9 @@ def _last_saved(last: Path) -> str:
 
 
 def _record_resume(out: Path, step: int) -> None:
-    """One line per resume in resumes.log; .hydra/ keeps describing how the run was started."""
+    """One line per resume in resumes.log (rank 0's); .hydra/ keeps describing how the run was started."""
+    if launch_rank() != 0:
+        return
     log = out / "resumes.log"
     before = log.read_text() if log.exists() else ""
     line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} resumed at step {step}: latentcli train {shlex.join(sys.argv[1:])}"
@@ -294,21 +297,24 @@ def log_hparams(run: PreparedRun, last_logs: dict, step: int) -> None:
 
 
 def report(run: PreparedRun, stopped_by: str, step: int, seconds: float, last_logs: dict) -> None:
-    """How the run stopped and what to do next."""
+    """How the run stopped and what to do next: said by rank 0 alone (under torchrun every rank reaches here)."""
     last = run.out / "checkpoints" / "last.ckpt"
     losses = ", ".join(f"{k} {v:.4g}" for k, v in last_logs.items())
-    print(f"stopped by {stopped_by} at step {step} after {seconds:.1f} s ({losses})")
-    print(f"checkpoint: {last}")
+    lines = [f"stopped by {stopped_by} at step {step} after {seconds:.1f} s ({losses})", f"checkpoint: {last}"]
+    stop_sweep = run.multirun and stopped_by in STOP_SIGNALS
     if stopped_by == "max_steps":
-        print(f"next: latentcli invert ckpt={last}   |   latentcli evaluate ckpt={last}")
-    elif run.multirun and stopped_by in STOP_SIGNALS:
+        lines.append(f"next: latentcli invert ckpt={last}   |   latentcli evaluate ckpt={last}")
+    elif stop_sweep:
         # a Ctrl-C or a preemption stops the whole sweep, not just the job it reached
         again = shlex.join([a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))])
-        print(f"the sweep stops here ({stopped_by}); continue it with: latentcli train {again} "
-              f"resume=auto hydra.sweep.dir={run.out.parent}")
-        raise SystemExit(128 + signal.Signals[stopped_by].value)
+        lines.append(f"the sweep stops here ({stopped_by}); continue it with: latentcli train {again} "
+                     f"resume=auto hydra.sweep.dir={run.out.parent}")
     else:
-        print(f"continue with: latentcli train resume=true hydra.run.dir={run.out}")
+        lines.append(f"continue with: latentcli train resume=true hydra.run.dir={run.out}")
+    if launch_rank() == 0:
+        print("\n".join(lines))
+    if stop_sweep:
+        raise SystemExit(128 + signal.Signals[stopped_by].value)
 
 
 _fused_collector: list[PreparedRun] | None = None  # set by the fused launcher while it prepares a group
