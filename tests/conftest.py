@@ -14,6 +14,14 @@ from latentcli.data.images import DEBIAN_FASHION_MNIST
 
 torch.set_num_threads(2)
 
+
+@pytest.fixture(autouse=True)
+def _threads_restored():
+    """Each test starts with the suite's 2 threads: a task run in this process (trainer.threads) or a test may set
+    torch's thread count, and numerics that depend on it (a solver's step count) must not depend on test order."""
+    yield
+    torch.set_num_threads(2)
+
 # Small, fast settings for a real end-to-end run on grid25 (seconds on 2 CPU cores).
 TINY_TOY = [
     "dataset=grid25", "dataset.n_train=2048", "dataset.n_test=256", "batch_size=64",

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "latentcli"
 LAYERS = {
     "errors": 0, "files": 0, "paths": 0, "registry": 0, "config": 0,
     "models": 1, "engine": 1, "data": 1, "viz": 1,
-    "inference": 2, "metrics": 2, "report": 2, "sweep": 2, "editing": 2,
+    "inference": 2, "metrics": 2, "report": 2, "sweep": 2, "compare": 2, "editing": 2,
     "tasks": 3,
     "cli": 4, "overrides": 4, "__main__": 4,
 }

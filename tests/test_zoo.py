@@ -44,7 +44,7 @@ def test_alice_with_lambda_zero_is_ali_step_for_step():
 def test_adversarial_losses_at_an_undecided_discriminator():
     zero = torch.zeros(8)
     for kind, loss_d, loss_g in [("ns", 2 * math.log(2), math.log(2)), ("hinge", 2.0, 0.0), ("wgan_gp", 0.0, 0.0)]:
-        adversarial = AdversarialLoss(OmegaConf.create({"loss": kind}))
+        adversarial = AdversarialLoss(OmegaConf.create({"name": "gan", "loss": kind}))
         assert adversarial.discriminator(zero, zero).item() == pytest.approx(loss_d)
         assert adversarial.generator(zero).item() == pytest.approx(loss_g)
         # BiGAN's encoder side: the real pair's score enters with the labels swapped
@@ -58,10 +58,10 @@ def test_gradient_penalty_of_a_linear_joint_critic_is_known():
     def critic(x, z):
         return x @ a + z @ b
 
-    adversarial = AdversarialLoss(OmegaConf.create({"loss": "wgan_gp", "gp_weight": 10.0}))
+    adversarial = AdversarialLoss(OmegaConf.create({"name": "gan", "loss": "wgan_gp", "gp_weight": 10.0}))
     real, fake = (torch.randn(16, 2), torch.randn(16, 3)), (torch.randn(16, 2), torch.randn(16, 3))
     assert adversarial.penalty(critic, real, fake).item() == pytest.approx(10.0 * (5.0 - 1.0) ** 2)
-    assert AdversarialLoss(OmegaConf.create({"loss": "ns"})).penalty(critic, real, fake).item() == 0.0
+    assert AdversarialLoss(OmegaConf.create({"name": "gan", "loss": "ns"})).penalty(critic, real, fake).item() == 0.0
 
 
 def test_unknown_loss_is_a_clear_error():

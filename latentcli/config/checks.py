@@ -136,7 +136,7 @@ def typed(schema: type, cfg, base: DictConfig | None = None) -> DictConfig:
     if isinstance(cfg, DictConfig) and issubclass(OmegaConf.get_type(cfg) or dict, schema):
         return cfg
     node = schema_node(schema) if base is None else base
-    unknown = [key for key in cfg if key not in node]
+    unknown = [key for key in cfg if key not in node.keys()]  # `in` alone says no for a key whose value is ??? (name)
     if unknown:
         raise UserError(f"{schema.PREFIX}{unknown[0]}: Key '{unknown[0]}' not in '{schema.__name__}'")
     try:
