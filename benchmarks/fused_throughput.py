@@ -22,10 +22,12 @@ import time
 from pathlib import Path
 
 SETUPS = {  # name: (overrides, steps per run)
-    "alice_toy": (["experiment=paper/alice_toy", "model=alice"], 150),
+    "alice_toy": (["experiment=paper/alice_toy", "model=alice"], 60),
     "veegan_grid25": (["experiment=paper/veegan_grid25", "model=veegan"], 30),
     "pacgan_grid25": (["experiment=paper/pacgan_grid25"], 100),
     "fmnist_conv_bigan": (["model=bigan", "dataset=fashion_mnist", "batch_size=64"], 15),
+    # the overhead-bound case: a small MLP GAN (width 64, depth 3, batch 64)
+    "gan_grid25_small": (["model=gan", "dataset=grid25", "model.width=64", "model.depth=3", "batch_size=64"], 300),
 }
 QUIET = ["trainer.progress=false", "trainer.tensorboard=false", "trainer.sample_every=1000000",
          "trainer.checkpoint_every=1000000", "trainer.log_every=10", "trainer.device=cpu"]
