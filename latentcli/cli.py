@@ -103,6 +103,9 @@ def composition_error(err: Exception, task: str = "the task") -> str:
     the key and what was wrong with it."""
     from omegaconf.errors import OmegaConfBaseException
 
+    from latentcli.errors import UserError
+    if isinstance(err.__cause__, UserError):  # a plugin's own check (hydra.launcher.*): its line, not Hydra's wrapping
+        return str(err.__cause__)
     cause = err if isinstance(err, OmegaConfBaseException) else err.__cause__
     if _is_unknown_key(cause):
         return _unknown_key(cause, task)

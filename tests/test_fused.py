@@ -265,3 +265,11 @@ def test_a_latent_regressor_fuses_with_its_generator_frozen(tmp_path):
     assert largest_difference(models[1], separate) < 1e-4
     assert equal_weights(models[0].generator, models[1].generator)  # the same frozen G in every member
     assert not equal_weights(models[0].encoder, models[1].encoder)
+
+
+def test_a_wrong_launcher_setting_is_one_line_and_exit_2(tmp_path):
+    proc = run_cli("train", "-m", "model=gan", *TINY_TOY, "seed=0,1", "hydra/launcher=fused",
+                   "hydra.launcher.max_members=0", f"hydra.sweep.dir={tmp_path / 'sweep'}", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr == "latentcli train: error: hydra.launcher.max_members=0 and hydra.launcher.n_jobs=1 must be >= 1\n"
+    assert not list((tmp_path / "sweep").glob("*"))  # no job folder (the writable-output check may make the folder)
