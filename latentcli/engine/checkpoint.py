@@ -179,6 +179,18 @@ def prune_periodic(directory: Path, keep: int) -> None:
         old.unlink(missing_ok=True)
 
 
+def training_state(state: TrainState) -> dict:
+    """What a checkpoint holds of a run besides its meta: step, every state dict and the random streams."""
+    return {
+        "step": state.step,
+        "model": state.model.state_dict(),
+        "optimizers": {name: opt.state_dict() for name, opt in state.optimizers.items()},
+        "ema": state.ema.state_dict() if state.ema is not None else None,
+        "scaler": state.scaler.state_dict() if state.scaler.is_enabled() else None,
+        "rng": rng_state(),
+    }
+
+
 class CheckpointManager:
     """A run's checkpoints/ folder: every save writes last.ckpt; a periodic save writes step-N.ckpt (of which
     the newest `keep` are kept) and links last.ckpt to it. `meta` is stored in every file besides the
@@ -193,24 +205,19 @@ class CheckpointManager:
         return self.directory / "last.ckpt"
 
     def save(self, state: TrainState, periodic: bool) -> None:
-        ckpt = {
-            "format_version": FORMAT_VERSION,
-            **self.meta,
-            "step": state.step,
-            "model": state.model.state_dict(),
-            "optimizers": {name: opt.state_dict() for name, opt in state.optimizers.items()},
-            "ema": state.ema.state_dict() if state.ema is not None else None,
-            "scaler": state.scaler.state_dict() if state.scaler.is_enabled() else None,
-            "rng": rng_state(),
-        }
+        training = training_state(state)
         if self.group.size > 1:  # every process's random streams, so that each resumes its own
-            ckpt["rng_ranks"] = self.group.gather(ckpt["rng"])
-        if not self.group.is_main:
-            return
+            training["rng_ranks"] = self.group.gather(training["rng"])
+        if self.group.is_main:
+            self.write(training, periodic)
+
+    def write(self, training: dict, periodic: bool) -> None:
+        """Writes a checkpoint of `training` (what `training_state` gives) with this run's meta."""
+        ckpt = {"format_version": FORMAT_VERSION, **self.meta, **training}
         if not periodic:
             save_atomic(ckpt, self.last)
             return
-        path = self.directory / periodic_name(state.step)
+        path = self.directory / periodic_name(training["step"])
         save_atomic(ckpt, path)
         _link_atomic(path, self.last)  # last.ckpt is the same bytes: a hard link, not a second write
         prune_periodic(self.directory, self.keep)

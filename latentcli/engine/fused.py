@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from latentcli.engine.checkpoint import CheckpointManager
+from latentcli.engine.checkpoint import CheckpointManager, training_state
 from latentcli.engine.device import autocast
 from latentcli.engine.guards import DivergedError
 from latentcli.engine.progress import Progress
@@ -55,17 +55,13 @@ class MemberCheckpoints:
         return self.managers[0].last
 
     def save(self, state: TrainState, periodic: bool) -> None:
-        model_state = state.model.state_dict()
-        optimizers = {name: opt.state_dict() for name, opt in state.optimizers.items()}
-        ema = state.ema.state_dict() if state.ema is not None else None
+        fused = training_state(state)
         for m, (member, manager) in enumerate(zip(self.members, self.managers)):
             if member.failed:
                 continue  # its last good checkpoint stays
-            member.model.load_state_dict(member_state(model_state, m))
-            view = TrainState(member.model, _OptimizerView(member_state(optimizers, m)),
-                              _StateView(member_state(ema, m)) if ema is not None else None, state.scaler, state.step)
-            with _member_rng(self.generators()[m]):
-                manager.save(view, periodic)
+            own = {key: member_state(fused[key], m) if fused[key] is not None else None
+                   for key in ("model", "optimizers", "ema")}
+            manager.write({**fused, **own, "rng": member_rng(fused["rng"], self.generators()[m])}, periodic)
 
     def restore(self, ckpts: list[dict], state: TrainState) -> None:
         state.model.load_state_dict(stacked_state([c["model"] for c in ckpts]))
@@ -80,43 +76,19 @@ class MemberCheckpoints:
         state.step = int(ckpts[0]["step"])
 
 
-class _OptimizerView(dict):
-    """{name: optimizer state dict} that answers state_dict() like the optimisers it was taken from."""
-
-    def items(self):
-        return [(name, _StateView(value)) for name, value in super().items()]
-
-
-class _StateView:
-    def __init__(self, state: dict):
-        self.state = state
-
-    def state_dict(self) -> dict:
-        return self.state
-
-
-@contextlib.contextmanager
-def _member_rng(generator: torch.Generator):
-    """The global generator set to a member's stream while its checkpoint records "the" random state, so a
-    member's checkpoint holds its own stream (a CUDA member's in the CUDA slot), as a separate run's does."""
-    cpu = torch.get_rng_state()
+def member_rng(shared: dict, generator: torch.Generator) -> dict:
+    """A member's random streams as a separate run's checkpoint holds them: the shared Python and NumPy ones,
+    and the member's own generator in the torch slot (the CUDA slot for a CUDA member)."""
+    state = generator.get_state()
     if generator.device.type == "cpu":
-        torch.set_rng_state(generator.get_state())
-        try:
-            yield
-        finally:
-            torch.set_rng_state(cpu)
-        return
-    cuda = torch.cuda.get_rng_state(generator.device)
-    torch.cuda.set_rng_state(generator.get_state(), generator.device)
-    try:
-        yield
-    finally:
-        torch.cuda.set_rng_state(cuda, generator.device)
+        return {**shared, "torch": state}
+    cuda = list(shared["cuda"])
+    cuda[generator.device.index or 0] = state
+    return {**shared, "cuda": cuda}
 
 
 def member_rng_states(ckpt: dict, device: torch.device) -> torch.Tensor:
-    """A member's random stream as its checkpoint saved it (see _member_rng)."""
+    """A member's random stream as its checkpoint saved it (see member_rng)."""
     return ckpt["rng"]["torch"] if device.type == "cpu" else ckpt["rng"]["cuda"][device.index or 0]
 
 
