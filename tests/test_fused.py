@@ -46,8 +46,10 @@ def build(cfg, seed: int):
     return data, model, torch.get_rng_state()
 
 
-def fit_fused(cfg, seeds: list[int], steps: int, folder, resume=None, break_member: int | None = None, **extra):
-    built = [build(cfg, seed) for seed in seeds]
+def fit_fused(cfg, seeds: list[int], steps: int, folder, resume=None, break_member: int | None = None,
+              member_cfgs: list | None = None, **extra):
+    """member_cfgs: each member's own config (members differing in what fused training allows), else cfg."""
+    built = [build(own, seed) for own, seed in zip(member_cfgs or [cfg] * len(seeds), seeds)]
     if break_member is not None:  # a member whose weights are already infinite: its first loss is NaN
         first = next(p for p in built[break_member][1].parameters())
         first.data.fill_(float("inf"))
@@ -154,6 +156,37 @@ def test_changing_one_members_seed_leaves_the_others_bitwise_unchanged(tmp_path)
     assert not equal_weights(first[1], second[1])
 
 
+def with_rates(overrides: list[str], lr_g: float, lr_d: float):
+    return compose_train([*overrides, f"model.lr_g={lr_g}", f"model.lr_d={lr_d}"])
+
+
+def test_members_with_their_own_learning_rates_match_their_separate_runs(tmp_path):
+    """A search's trials that differ in learning rates train together: each member at its own rates."""
+    torch.set_num_threads(1)
+    setup = ["model=bigan", "trainer.lr_decay=linear", *TOY]
+    rates = [(2e-4, 2e-4), (1e-3, 5e-5), (5e-5, 2e-3)]
+    cfgs = [with_rates(setup, *r) for r in rates]
+    _, models = fit_fused(cfgs[0], [0, 1, 2], 40, tmp_path, member_cfgs=cfgs)
+    for m in (1, 2):
+        separate = fit_separate(cfgs[m], m, 40)
+        assert largest_difference(models[m], separate) < 1e-4
+    saved = torch.load(tmp_path / "member2" / "checkpoints" / "last.ckpt", weights_only=True)
+    separate_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in models[2].optimizers().items()}
+    for name, lrs in separate_lrs.items():  # its own base rates, decayed to the last step as the run's would be
+        factor = trainer_config(cfgs[2], 40).lr_factor(39)
+        assert [g["lr"] for g in saved["optimizers"][name]["param_groups"]] == pytest.approx([lr * factor for lr in lrs])
+
+
+def test_changing_one_members_learning_rate_leaves_the_others_bitwise_unchanged(tmp_path):
+    torch.set_num_threads(1)
+    first_rates = [with_rates(["model=ali", *TOY], *r) for r in [(2e-4, 2e-4), (1e-3, 1e-3), (5e-4, 1e-4)]]
+    second_rates = [*first_rates[:1], with_rates(["model=ali", *TOY], 3e-5, 3e-3), first_rates[2]]
+    _, first = fit_fused(first_rates[0], [0, 1, 2], 12, tmp_path / "a", member_cfgs=first_rates)
+    _, second = fit_fused(second_rates[0], [0, 1, 2], 12, tmp_path / "b", member_cfgs=second_rates)
+    assert equal_weights(first[0], second[0]) and equal_weights(first[2], second[2])
+    assert not equal_weights(first[1], second[1])
+
+
 def test_a_failing_member_fails_alone_and_keeps_no_bad_checkpoint(tmp_path):
     torch.set_num_threads(1)
     cfg = compose_train(["model=gan", *TOY])
@@ -179,7 +212,7 @@ def test_resume_of_a_fused_group_is_bitwise_equal_to_an_uninterrupted_run(tmp_pa
 @pytest.mark.slow
 def test_fused_sweep_writes_each_member_as_a_run_and_evaluate_sweep_reads_them(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli("train", "-m", "model=gan", *TINY_TOY, "trainer.max_steps=20", "seed=0,1,2", "model.lr_g=1e-4,2e-4",
+    proc = run_cli("train", "-m", "model=gan", *TINY_TOY, "trainer.max_steps=20", "seed=0,1,2", "model.d_steps=1,2",
                    "hydra/launcher=fused", f"hydra.sweep.dir={sweep}", env={"OMP_NUM_THREADS": "1"})
     assert "6 jobs in 2 group(s)" in proc.stdout
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
@@ -193,7 +226,16 @@ def test_fused_sweep_writes_each_member_as_a_run_and_evaluate_sweep_reads_them(t
     assert seeds == {0, 1, 2}
     summary = run_cli("evaluate", f"sweep={sweep}", "inference=encoder", "metrics=[modes]", check=False,
                       env={"OMP_NUM_THREADS": "1"})
-    assert "lr_g" in summary.stdout + summary.stderr
+    assert "d_steps" in summary.stdout + summary.stderr
+
+
+def test_jobs_that_differ_in_seed_and_learning_rates_form_one_group_and_others_do_not():
+    from hydra_plugins.latentcli_launcher.fused_launcher import group_key, group_jobs
+
+    jobs = [compose_train(["model=gan", *TOY, f"seed={seed}", f"model.lr_g={lr}", f"model.lr_d={lr}", *extra])
+            for seed, lr, extra in [(0, 1e-4, []), (1, 3e-4, []), (0, 1e-4, ["model.betas=[0.9,0.999]"]),
+                                    (2, 2e-4, ["model.d_steps=2"])]]
+    assert group_jobs([group_key(job) for job in jobs], max_members=16) == [[0, 1], [2], [3]]
 
 
 def _fused_sweep(sweep, steps: int, *extra: str) -> list[str]:

@@ -1,7 +1,8 @@
-"""hydra/launcher=fused: a sweep's jobs that differ only in their seed are trained together, in one process, as
-the members of a fused group (engine/members.py); each member is still a run with its own folder.
+"""hydra/launcher=fused: a sweep's jobs that differ only in their seed and learning rates are trained together,
+in one process, as the members of a fused group (engine/members.py); each member is still a run with its own
+folder.
 
-Jobs are grouped by their config with `seed` (and Hydra's own settings) left out; a group holds at most
+Jobs are grouped by their config with MEMBER_KEYS (and Hydra's own settings) left out; a group holds at most
 `hydra.launcher.max_members` jobs. `hydra.launcher.n_jobs` groups train at a time, each in a joblib process
 with its share of the cores (a group is split so that each process has members); a job alone in its group,
 and any task other than train, runs as under the basic launcher. Each member is prepared inside its own Hydra job (its folder,
@@ -22,8 +23,9 @@ from omegaconf import OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
-# The settings members may differ in: each member's seed drives its own initial weights, data order and noise.
-MEMBER_KEYS = ("seed",)
+# The settings members may differ in: each member's seed drives its own initial weights, data order and noise;
+# its learning rates scale its own share of each update (engine/fused.py, MemberRates).
+MEMBER_KEYS = ("seed", "model.lr_g", "model.lr_d", "model.lr")
 
 
 def group_key(cfg) -> str:
@@ -31,7 +33,12 @@ def group_key(cfg) -> str:
     plain = OmegaConf.to_container(cfg, resolve=False)
     plain.pop("hydra", None)
     for key in MEMBER_KEYS:
-        plain.pop(key, None)
+        *parents, leaf = key.split(".")
+        node = plain
+        for parent in parents:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
     return json.dumps(plain, sort_keys=True, default=str)
 
 

@@ -6,7 +6,9 @@ It is the Trainer's own loop (`Trainer.fit`); what differs is bookkeeping per me
 - each member logs its own losses to its own metrics log (`MemberProgress`);
 - a member whose loss goes non-finite stops alone: it keeps its last good checkpoint, is listed in
   `failed`, and its gradients are zeroed from then on; the group stops only when no member is left;
-- gradient clipping is per member (each member's own gradient norm).
+- gradient clipping is per member (each member's own gradient norm);
+- members may differ in their learning rates (model.lr_g, model.lr_d, model.lr): the optimiser steps at the
+  first member's rates, then each other member's update is rescaled to its own rate (`MemberRates`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from latentcli.engine.device import autocast
 from latentcli.engine.guards import DivergedError
 from latentcli.engine.progress import Progress
 from latentcli.engine.members import MemberSplit, member_generators, member_state, stacked_state
-from latentcli.engine.trainable import TrainState
+from latentcli.engine.trainable import TrainState, needs_closure
 from latentcli.engine.trainer import Trainer
 from latentcli.errors import UserError
 
@@ -43,11 +45,53 @@ class Member:
     failed: str | None = field(default=None, init=False)
 
 
+class MemberRates:
+    """Learning rates that differ between members. An Adam or SGD update is proportional to the learning rate
+    (their moment estimates do not depend on it), so the fused optimiser steps at the first member's rates and
+    each member's share of the update is then scaled by its rate over the first member's: `lerp` from the
+    weights before the step, which leaves a member whose rate equals the first's bitwise as it stepped."""
+
+    def __init__(self, base_lrs: dict[str, list[float]], own: list[dict]):
+        """base_lrs: the fused optimisers' rates before any decay; own: each member's own optimisers."""
+        self.scales: dict[tuple[str, int], torch.Tensor] = {}  # (optimizer, param group) -> [M] rate / first's
+        for name, lrs in base_lrs.items():
+            for index, lr in enumerate(lrs):
+                rates = torch.tensor([float(o[name].param_groups[index]["lr"]) for o in own], dtype=torch.float64)
+                if (rates != lr).any():
+                    self.scales[(name, index)] = rates / lr
+
+    def __bool__(self) -> bool:
+        return bool(self.scales)
+
+    def step(self, name: str, optimizer, do_step: Callable[[], None]) -> None:
+        groups = [(group, self.scales.get((name, index))) for index, group in enumerate(optimizer.param_groups)]
+        if all(scale is None for _, scale in groups):
+            do_step()
+            return
+        before = {p: p.detach().clone() for group, scale in groups if scale is not None for p in group["params"]}
+        do_step()
+        with torch.no_grad():
+            for group, scale in groups:
+                if scale is None:
+                    continue
+                for p in group["params"]:
+                    weight = scale.to(device=p.device, dtype=p.dtype).view(-1, *[1] * (p.dim() - 1))
+                    p.copy_(before[p].lerp_(p, weight))
+
+    def member_groups(self, optimizers: dict, m: int) -> dict:
+        """Member m's optimiser state dicts with its own learning rates in their param_groups."""
+        for (name, index), scale in self.scales.items():
+            group = optimizers[name]["param_groups"][index]
+            group["lr"] = group["lr"] * float(scale[m])
+        return optimizers
+
+
 class MemberCheckpoints:
     """Every live member's CheckpointManager, behind the one interface the loop uses."""
 
-    def __init__(self, members: list[Member], keep: int, group, generators: Callable[[], list]):
-        self.members, self.generators = members, generators
+    def __init__(self, members: list[Member], keep: int, group, generators: Callable[[], list],
+                 rates: Callable[[], MemberRates | None]):
+        self.members, self.generators, self.rates = members, generators, rates
         self.managers = [CheckpointManager(m.run_dir / "checkpoints", m.checkpoint_meta, keep, group) for m in members]
 
     @property
@@ -61,6 +105,8 @@ class MemberCheckpoints:
                 continue  # its last good checkpoint stays
             own = {key: member_state(fused[key], m) if fused[key] is not None else None
                    for key in ("model", "optimizers", "ema")}
+            if self.rates():
+                own["optimizers"] = self.rates().member_groups(own["optimizers"], m)
             manager.write({**fused, **own, "rng": member_rng(fused["rng"], self.generators()[m])}, periodic)
 
     def restore(self, ckpts: list[dict], state: TrainState) -> None:
@@ -136,7 +182,9 @@ class FusedTrainer(Trainer):
             raise UserError("hydra/launcher=fused runs in one process: start it without torchrun")
         self.members = members
         self.generators: list[torch.Generator] = []
-        self.checkpoints = MemberCheckpoints(members, cfg.keep_checkpoints, self.group, lambda: self.generators)
+        self.rates: MemberRates | None = None
+        self.checkpoints = MemberCheckpoints(members, cfg.keep_checkpoints, self.group, lambda: self.generators,
+                                             lambda: self.rates)
 
     @property
     def failed(self) -> dict[int, str]:
@@ -149,7 +197,14 @@ class FusedTrainer(Trainer):
         self.generators = member_generators(states, self.device)
         for member in self.members:
             member.model.to(self.device)
+        self.rates = MemberRates(self._base_lrs, [member.model.optimizers() for member in self.members])
+        if self.rates and any(needs_closure(opt) for opt in state.optimizers.values()):
+            raise UserError("members with different learning rates need an optimiser without a closure (Adam, "
+                            "SGD): run them without hydra/launcher=fused")
         return state
+
+    def _optimizer_step(self, name: str, optimizer, scaler) -> None:
+        self.rates.step(name, optimizer, lambda: super(FusedTrainer, self)._optimizer_step(name, optimizer, scaler))
 
     def _progress(self, step: int, logger) -> MemberProgress:
         bar = Progress(self.cfg.max_steps, step, self.desc, self.cfg.progress, logger=None)

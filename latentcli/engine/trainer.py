@@ -189,15 +189,18 @@ class Trainer:
             if needs_closure(optimizer):
                 optimizer.step(reevaluate(model, name, batch, loss, lambda again: self._reevaluated(again, state, name)))
             else:
-                state.scaler.step(optimizer)
-                # after every step, not once per trainer step: with model.d_steps or g_steps > 1 an optimizer
-                # steps twice per trainer step, which a GradScaler allows only with an update() in between
-                state.scaler.update()
+                self._optimizer_step(name, optimizer, state.scaler)
             logs.update({key: value.detach().float() for key, value in item_logs.items()})
         if state.ema is not None:
             state.ema.update_parameters(self._averaged)
         state.step += 1
         return logs
+
+    def _optimizer_step(self, name: str, optimizer, scaler) -> None:
+        scaler.step(optimizer)
+        # after every step, not once per trainer step: with model.d_steps or g_steps > 1 an optimizer steps
+        # twice per trainer step, which a GradScaler allows only with an update() in between
+        scaler.update()
 
     def _forward_context(self):
         """What the trainable's forward passes run under: mixed precision (a fused group adds its member split)."""
