@@ -4,7 +4,8 @@
 # On a GPU (about 5 minutes on an H100): every model trains 200 steps on CUDA in fp32, bf16 and fp16 through
 # `latentcli train` (plus one compiled run with CUDA graphs), invert and evaluate run on CUDA, a run stopped
 # and resumed in deterministic mode ends bitwise equal to an unbroken one, and a throughput table (steps/s
-# per model x precision, beside the CPU for a subset) is printed and written to OUTDIR/throughput.md.
+# per model x precision, beside the CPU for a subset) is printed and written to OUTDIR/throughput.md, then the
+# fused sweeps' table (10 runs one after another against fused, and PacGAN's 50 runs projected) to OUTDIR/fused.md.
 # --cpu-only runs the same checks on the CPU with a few steps (does the script itself work?).
 #
 # Runs from the source tree with no install: PYTHON=... (default python3) needs torch and the other
@@ -117,6 +118,13 @@ warmup=$(( STEPS >= 100 ? 20 : 2 ))
 step "throughput on $DEVICE${cpu_runs:+ and on the cpu (subset)}" "$PYTHON" "$ROOT/benchmarks/gpu_check.py" throughput \
   --device "$DEVICE" --steps "$STEPS" --warmup "$warmup" --runs "${runs[@]}" --cpu-runs "${cpu_runs[@]}" \
   --out "$OUT/throughput.md"
+# 5. fused sweeps (hydra/launcher=fused): 10 runs one after another against the same 10 fused, per preset, and
+#    the projected time of PacGAN grid25's 50 runs at 400,000 steps (issue 21's goal: <= 15 minutes on an H100)
+fused_steps=$(( cpu_only ? 4 : 300 ))
+step "fused sweeps: 10 runs one after another against fused" "$PYTHON" "$ROOT/benchmarks/fused_throughput.py" \
+  --device "$DEVICE" --gpu-table --steps "$fused_steps" --setups alice_toy,veegan_grid25,pacgan_grid25,gan_grid25_small
+sed -n '/^[0-9]* runs per set-up/,$p' "$log" | grep -E '^(\||projected|[0-9]+ runs)' > "$OUT/fused.md" || true
 echo; cat "$OUT/throughput.md" 2>/dev/null || true
-echo; echo "$failures failure(s); log: $log; table: $OUT/throughput.md"
+echo; cat "$OUT/fused.md" 2>/dev/null || true
+echo; echo "$failures failure(s); log: $log; tables: $OUT/throughput.md, $OUT/fused.md"
 exit $(( failures > 0 ))
