@@ -135,6 +135,16 @@ def test_methods_needing_an_encoder_name_what_works_for_a_gan(method):
         build_inverter(method_config(method), tiny("gan"))
 
 
+def test_fast_starts_a_gan_without_an_encoder_from_z_0_when_asked():
+    """Issue 22: z = 0 is one of fast's starts, for a GAN with neither an encoder nor a regressor."""
+    with pytest.raises(UserError, match="inference=fast inference.init=prior_mean"):
+        build_inverter(method_config("fast"), tiny("gan"))
+    model = tiny("gan")
+    x = model.generate(torch.zeros(3, model.latent_dim)).detach()
+    result = build_inverter(method_config("fast", init="prior_mean", progress=False), model).invert(model, x)
+    assert result.loss.max() < 1e-6  # G(0) is found again from z = 0
+
+
 def test_auto_picks_encoder_when_there_is_one():
     cfg = method_config("auto")
     assert isinstance(build_inverter(cfg, tiny("bigan")), EncoderInverter)

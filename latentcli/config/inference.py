@@ -35,6 +35,9 @@ class InferenceConfig(Checked):
     # stop once no item has improved by more than tol (relative) for this many steps; null: never
     patience: Optional[int] = positive(100)
     tol: float = at_least(0, 1e-4)
+    # bfgs and lm stop each item on its own once a step improves its objective by less than tol (relative), or
+    # once its objective is at most atol (exact enough: a generated image's error tends to 0)
+    atol: float = at_least(0, 0.0)
     history_every: int = positive(10)  # every item's loss is recorded every N steps (latents.pt: history)
     batch_size: int = positive(1024)  # items optimised together (x restarts)
     progress: bool = True
@@ -74,14 +77,19 @@ class RegressorConfig(InferenceConfig):
 
 @dataclass
 class FastConfig(InferenceConfig):
-    """The seed loop's quality at a hundredth of its cost (benchmarks/RESULTS.md, issue 14): the encoder's start
-    (best a regressor with model.pixel_weight), then per-item BFGS steps, each item stopping once it stops
-    improving. Chosen on Fashion-MNIST *train* images."""
+    """The seed loop's quality at a fraction of its cost from every start latentcli offers (benchmarks/RESULTS.md,
+    issues 14 and 22): the encoder's start (a BiGAN's own, a latent regressor's, or z = 0 with init=prior_mean for
+    a GAN with neither), then per-item BFGS steps, each item stopping on its own once a step improves its MSE by
+    less than tol (relative: a real image's fit has levelled off) or its MSE is at most atol (a generated image's
+    fit is exact enough: PSNR 66 dB). steps is only a cap: on Fashion-MNIST's train images a batch of 64 stopped
+    after 85-220. tol and atol chosen on those train images (benchmarks/invert_fast_starts.py --split train)."""
 
     init: str = one_of("prior_mean", "random", "encoder", default="encoder")
     optimizer: str = one_of("adam", "lbfgs", "bfgs", "lm", default="bfgs")
     lr: float = positive(0.5)
-    steps: int = positive(20)
+    steps: int = positive(500)
+    tol: float = at_least(0, 1e-4)
+    atol: float = at_least(0, 1e-6)
     batch_size: int = positive(64)
 
 
@@ -102,7 +110,8 @@ OPTIONS = add_options("inference", {
     #   latentcli invert ckpt=<gan ckpt> inference=regressor inference.regressor_ckpt=<regressor ckpt>
     # It reads only regressor_ckpt and batch_size (READS).
     "regressor": Option("latentcli.inference.regressor:RegressorInverter.build", RegressorConfig),
-    # The seed loop's quality at a hundredth of its cost: `latentcli train model=regressor model.generator_ckpt=G
-    # model.pixel_weight=1`, then `invert ckpt=<regressor> inference=fast`.
+    # The seed loop's quality at a fraction of its cost: the model's encoder (or `latentcli train model=regressor
+    # model.generator_ckpt=G model.pixel_weight=1`, then `invert ckpt=<regressor> inference=fast`; or, for a GAN with
+    # neither, inference.init=prior_mean), then BFGS per item until it converges.
     "fast": Option(OPTIMIZE, FastConfig),
 })

@@ -56,11 +56,13 @@ def build_inverter(cfg, model, seed: int = 0, regressor=None):
     model=regressor checkpoint, for method=regressor."""
     build = METHODS[cfg.method]  # one error for an unknown method
     cfg = typed_option("inference", cfg)  # the option's settings and schema under what cfg gives; types, ranges checked
-    needs_encoder = cfg.method in ("encoder", "hybrid", "fast") or cfg.init == "encoder"
+    # fast starts from the encoder by default (init=encoder); with init=prior_mean (z = 0) or random it needs none
+    needs_encoder = cfg.method in ("encoder", "hybrid") or cfg.init == "encoder" or cfg.encoder_weight > 0
     if needs_encoder and not model.has_encoder:
+        zero = ", inference=fast inference.init=prior_mean (z = 0)" if cfg.method == "fast" else ""
         raise UserError(
             f"model {model.cfg.name!r} has no encoder, so inference={cfg.method} cannot invert it; use "
-            "inference=optimize, or inference=regressor with a latent regressor trained on its generator"
+            f"inference=optimize{zero}, or inference=regressor with a latent regressor trained on its generator"
         )
     return build(cfg, model, seed, regressor)
 

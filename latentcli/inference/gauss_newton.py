@@ -45,12 +45,13 @@ class LevenbergMarquardt(PerItemOptimizer):
 
     damping: the starting lambda in (J^T J + lambda diag(J^T J)) dz = -J^T r (Marquardt's scaling);
     an accepted step divides an item's lambda by 3, a rejected one multiplies it by 4 (Nielsen-like).
-    An item stops when a step improves its objective by less than `tol` (relative), or its lambda has
+    An item stops when a step improves its objective by less than `tol` (relative), its objective is at most
+    `atol` (per residual), or its lambda has
     grown past 1e8 (no descent left to find)."""
 
     def __init__(self, params, residuals: Residuals, project: Callable[[torch.Tensor], None] | None = None,
-                 damping: float = 1.0, tol: float = 1e-4, chunk: int = 64, lr: float = 1.0):
-        super().__init__(params, project, tol, lr)
+                 damping: float = 1.0, tol: float = 1e-4, chunk: int = 64, lr: float = 1.0, atol: float = 0.0):
+        super().__init__(params, project, tol, lr, atol)
         self.residuals, self.chunk = residuals, chunk
         self.damping = torch.full((len(self.z),), float(damping), device=self.z.device)
 
@@ -78,5 +79,6 @@ class LevenbergMarquardt(PerItemOptimizer):
         # no more than float32 rounding of an exact fit
         noise = 1e-12 * r.shape[1]
         finished = ((cost - new_cost).abs() <= self.tol * cost + noise) | (self.damping[rows] > 1e8)
+        finished |= torch.minimum(cost, new_cost) <= self.atol * r.shape[1]  # exact enough
         self.active[rows[finished]] = False
         return None

@@ -86,11 +86,11 @@ class LatentFit(nn.Module):
                                                 line_search_fn="strong_wolfe")}
         if options.optimizer == "bfgs":
             self.solver = BatchedBFGS([self.z], values=lambda: self.objective_now, project=self.constrain,
-                                      lr=options.lr, tol=options.tol)
+                                      lr=options.lr, tol=options.tol, atol=options.atol)
             return {"latent": self.solver}
         if options.optimizer == "lm":
             self.solver = LevenbergMarquardt([self.z], residuals=self.residuals, project=self.constrain,
-                                             tol=options.tol)
+                                             tol=options.tol, atol=options.atol)
             return {"latent": self.solver}
         return {"latent": torch.optim.Adam([self.z], lr=self.options.lr)}
 

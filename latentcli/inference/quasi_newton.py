@@ -8,8 +8,8 @@ each item steps like Newton's method on its own objective.
 The step length is checked lazily, so that an iteration costs one forward and backward pass: the
 Trainer evaluates the objective and gradient at the new point, and an item whose last step broke the
 Armijo condition goes back and takes a shorter one instead of a new one. An item stops (no more
-compute) when an accepted step improves its objective by less than `tol` (relative), or its steps
-have shrunk to nothing.
+compute) when an accepted step improves its objective by less than `tol` (relative), its objective is
+at most `atol` (exact enough), or its steps have shrunk to nothing.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ class BatchedBFGS(PerItemOptimizer):
     lr: the length in z of every item's first step, along its negative gradient."""
 
     def __init__(self, params, values: Callable[[], torch.Tensor], project: Callable[[torch.Tensor], None] | None = None,
-                 lr: float = 0.5, tol: float = 1e-4):
-        super().__init__(params, project, tol, lr)
+                 lr: float = 0.5, tol: float = 1e-4, atol: float = 0.0):
+        super().__init__(params, project, tol, lr, atol)
         self.values = values
         n, d = self.z.shape
         self.H = torch.eye(d, device=self.z.device).repeat(n, 1, 1)
@@ -81,6 +81,7 @@ class BatchedBFGS(PerItemOptimizer):
         # search, which may just be cautious) that improved the objective by less than tol, relative
         newton = self.updated[rows] & (self.t[rows] >= 1)
         stalled = accept & started & newton & (f0 - f <= self.tol * f0.abs())
+        exact = accept & (f <= self.atol)  # exact enough: the objective is at most atol
         t = torch.where(retry, self.t[rows] * SHRINK, torch.ones_like(f))
         base = torch.where(retry[:, None], z0, z)
         d = torch.where(retry[:, None], self.direction[rows], d)
@@ -96,7 +97,7 @@ class BatchedBFGS(PerItemOptimizer):
         self.started[rows] = True
         self.direction[rows] = d
         self.t[rows] = t
-        finished = stalled | (t < 1e-6)
+        finished = stalled | exact | (t < 1e-6)
         # a finished item stays at its last accepted point
         self.z.data[rows] = torch.where(finished[:, None], self.z_prev[rows], new_z)
         self.active[rows[finished]] = False
