@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import importlib
 import os
 import sys
@@ -192,6 +193,14 @@ def _run_hydra(task: str, hydra_args: list[str]) -> None:
             entry()
     except ValueError as err:  # Hydra's own argument checks, e.g. `-m` together with `--cfg`
         print(f"latentcli {task}: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:
+        if err.errno != errno.ENAMETOOLONG:
+            raise
+        # a sweep job's folder is named after its overrides (hydra.sweep.subdir), which many settings make too long
+        print(f"latentcli {task}: error: a job's folder name, made of its overrides, is longer than the file system "
+              f"allows ({Path(err.filename or '').name[:60]}...): add hydra.sweep.subdir='${{hydra.job.num}}' (each "
+              "job's settings stay in its .hydra/overrides.yaml)", file=sys.stderr)
         sys.exit(2)
 
 

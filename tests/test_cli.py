@@ -208,3 +208,15 @@ def test_keys_a_task_would_ignore_are_refused_in_one_line(tmp_path, args, messag
     proc = run_cli(*args, f"hydra.run.dir={tmp_path / 'run'}", check=False, cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert proc.stderr.startswith(f"latentcli {args[0]}: error: {message}")
+
+
+def test_a_sweep_job_folder_name_too_long_for_the_file_system_is_one_line_and_exit_2(tmp_path):
+    many = ["model.lr_g=7.50195444362012e-05", "model.lr_d=0.0006074996073425694", "model.betas.0=0.0",
+            "model.d_steps=5", "model.g_steps=2", "model.loss=hinge", "trainer.ema_decay=0.99", "model.pack=4",
+            "model.updates=alternating", "trainer.sample_every=3000", "trainer.checkpoint_every=1000",
+            "trainer.checkpoint_every_seconds=300", "trainer.log_every=1000", "model.init_std=0.025"]
+    proc = run_cli("train", "-m", "model=gan", "dataset=grid25", "trainer.max_steps=1", *many, "seed=100,101",
+                   f"hydra.sweep.dir={tmp_path}", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "hydra.sweep.subdir='${hydra.job.num}'" in proc.stderr.strip().splitlines()[-1]
