@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_TOY, run_cli, run_task
+from conftest import TINY_TOY, run_task
 from latentcli.errors import UserError
 
 
@@ -85,7 +85,7 @@ def test_quality_on_inception_features_from_a_weights_file_offline(tmp_path, mon
     assert "inception_v3 pool3" in (out / "report.md").read_text()
 
 
-def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch):
+def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / "cache"))  # the pixel baselines' cache
     run_task("train", "model=bigan", *DIGITS, "dataset.classes=[0]", f"hydra.run.dir={tmp_path / 'run'}")
     out = tmp_path / "ev"
@@ -102,9 +102,11 @@ def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch):
     assert anomaly["baselines"]["knn"]["auroc"] > 0.95 and anomaly["latent_knn"]["auroc"] > 0.95
     assert anomaly["reconstruction"]["auroc"] > 0.85 and anomaly["egbad"]["auroc"] > 0.85
     assert (out / "roc.png").exists()
-    proc = run_cli("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=[modes]",
-                   f"hydra.run.dir={tmp_path / 'bad'}", check=False)
-    assert proc.returncode == 2 and "needs a 2-D mixture" in proc.stderr
+    from test_storage import refused
+
+    code, err = refused(capsys, "evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
+                        "metrics=[modes]", f"hydra.run.dir={tmp_path / 'bad'}")
+    assert code == 2 and "needs a 2-D mixture" in err
 
 
 def test_sweep_summary_over_two_seeds(tmp_path, toy_sweep):
