@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_TOY, run_cli, run_task
+from conftest import TINY_TOY, run_task
 from latentcli.errors import UserError
 
 
@@ -18,11 +18,34 @@ DIGITS = ["dataset=digits", "model.width=8", "batch_size=16", "trainer.device=cp
           "trainer.tensorboard=false", "trainer.max_steps=30", "trainer.sample_every=30"]
 
 
-def test_evaluate_every_image_metric_writes_metrics_and_report(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def digits_sweep(tmp_path_factory) -> Path:
+    """`train -m model=gan,bigan` on the digits, 30 steps, trained once for the module and only read. Its bigan
+    job is bitwise the run `train model=bigan` with the same settings makes (the same seed and data order)."""
+    sweep = tmp_path_factory.mktemp("digits_sweep")
+    run_task("train", "-m", "model=gan,bigan", *DIGITS, f"hydra.sweep.dir={sweep}")
+    return sweep
+
+
+@pytest.fixture
+def digits_bigan(digits_sweep) -> Path:
+    """The checkpoint of a bigan trained 30 steps on the digits (the sweep's job 1)."""
+    (job,) = digits_sweep.glob("1_*model-bigan*")
+    return job / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def toy_sweep(tmp_path_factory) -> Path:
+    """gan and bigan, two seeds each, 5 steps on the grid: trained once for the module and only read."""
+    sweep = tmp_path_factory.mktemp("toy_sweep")
+    run_task("train", "-m", "model=gan,bigan", "seed=0,1", *TINY_TOY, "trainer.max_steps=5", f"hydra.sweep.dir={sweep}")
+    return sweep
+
+
+def test_evaluate_every_image_metric_writes_metrics_and_report(tmp_path, monkeypatch, digits_bigan):
     monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / "cache"))
-    run_task("train", "model=bigan", *DIGITS, f"hydra.run.dir={tmp_path / 'run'}")
     out = tmp_path / "ev"
-    run_task("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
+    run_task("evaluate", f"ckpt={digits_bigan}",
              "metrics=[recon,latent,quality,probe,compression]", "n=100", "n_samples=200", "latent.n=50",
              "probe.n_train=200", "quality.classifier_steps=30", "device=cpu", f"hydra.run.dir={out}")
     metrics = json.loads((out / "metrics.json").read_text())
@@ -46,12 +69,12 @@ def test_evaluate_every_image_metric_writes_metrics_and_report(tmp_path, monkeyp
     assert key.startswith("digits_1x16x16_30_") and (tmp_path / "cache" / "classifiers" / f"{key}.pt").is_file()
 
 
-def test_quality_on_inception_features_from_a_weights_file_offline(tmp_path, monkeypatch, inception_weights):
+def test_quality_on_inception_features_from_a_weights_file_offline(tmp_path, monkeypatch, inception_weights,
+                                                                   digits_bigan):
     monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr("torch.hub.load_state_dict_from_url", None)  # nothing may be downloaded
-    run_task("train", "model=bigan", *DIGITS, f"hydra.run.dir={tmp_path / 'run'}")
     out = tmp_path / "ev"
-    run_task("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=quality", "n=3",
+    run_task("evaluate", f"ckpt={digits_bigan}", "metrics=quality", "n=3",
              "n_samples=3", "quality.classifier_steps=5", f"quality.inception_weights={inception_weights}",
              "device=cpu", f"hydra.run.dir={out}")  # 299 px Inception on the CPU: a handful of images
     quality = json.loads((out / "metrics.json").read_text())["quality"]
@@ -62,7 +85,7 @@ def test_quality_on_inception_features_from_a_weights_file_offline(tmp_path, mon
     assert "inception_v3 pool3" in (out / "report.md").read_text()
 
 
-def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch):
+def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / "cache"))  # the pixel baselines' cache
     run_task("train", "model=bigan", *DIGITS, "dataset.classes=[0]", f"hydra.run.dir={tmp_path / 'run'}")
     out = tmp_path / "ev"
@@ -79,15 +102,15 @@ def test_anomaly_on_a_one_class_model(tmp_path, monkeypatch):
     assert anomaly["baselines"]["knn"]["auroc"] > 0.95 and anomaly["latent_knn"]["auroc"] > 0.95
     assert anomaly["reconstruction"]["auroc"] > 0.85 and anomaly["egbad"]["auroc"] > 0.85
     assert (out / "roc.png").exists()
-    proc = run_cli("evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "metrics=[modes]",
-                   f"hydra.run.dir={tmp_path / 'bad'}", check=False)
-    assert proc.returncode == 2 and "needs a 2-D mixture" in proc.stderr
+    from test_storage import refused
+
+    code, err = refused(capsys, "evaluate", f"ckpt={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
+                        "metrics=[modes]", f"hydra.run.dir={tmp_path / 'bad'}")
+    assert code == 2 and "needs a 2-D mixture" in err
 
 
-def test_sweep_summary_over_two_seeds(tmp_path):
-    sweep = tmp_path / "sweep"
-    run_task("train", "-m", "model=gan,bigan", "seed=0,1", *TINY_TOY, "trainer.max_steps=10",
-             f"hydra.sweep.dir={sweep}")
+def test_sweep_summary_over_two_seeds(tmp_path, toy_sweep):
+    sweep = toy_sweep
     out = tmp_path / "summary"
     run_task("evaluate", f"sweep={sweep}", "n=50", "n_samples=200", "latent.n=20", "inference.steps=5",
              "inference.progress=false", "device=cpu", f"hydra.run.dir={out}")
@@ -115,14 +138,16 @@ def test_counts_take_the_right_number():
                                                                  "2 configurations"]
 
 
-def test_readme_method_comparison_runs_as_written(tmp_path, capsys):
+def test_readme_method_comparison_runs_as_written(tmp_path, capsys, digits_sweep):
     readme = (Path(__file__).resolve().parents[1] / "docs/guides/sweeps.md").read_text()
     command = re.search(r"<!-- method-comparison -->\n```\n(.*?)\n```", readme, re.S).group(1).split()
     assert command[:4] == ["latentcli", "evaluate", "-m", "sweep=DIR"]
-    sweep = tmp_path / "sweep"
-    run_task("train", "-m", "model=gan,bigan", *DIGITS, f"hydra.sweep.dir={sweep}")
+    sweep = digits_sweep
     capsys.readouterr()
-    run_task(*[f"sweep={sweep}" if word == "sweep=DIR" else word for word in command[1:]], "n=16", "latent.n=8",
+    # the command as written but for its placeholder and its budget (as test_docs.py adapts the docs' commands)
+    adapted = [f"sweep={sweep}" if word == "sweep=DIR" else "inference.steps=5" if word.startswith("inference.steps=")
+               else word for word in command[1:]]
+    run_task(*adapted, "n=16", "latent.n=8",
              "n_samples=32", "inference.progress=false", "device=cpu", f"hydra.sweep.dir={tmp_path / 'methods'}")
     jobs = sorted(p.name for p in (tmp_path / "methods").iterdir() if p.is_dir())
     assert [job.split("_inference-")[1].split("_")[0] for job in jobs] == ["encoder", "optimize", "hybrid"]
@@ -145,11 +170,10 @@ def test_metrics_take_one_bare_name_or_a_list():
         metric_names(OmegaConf.create({"metrics": "recn"}), info)
 
 
-def test_models_against_methods_in_one_table(tmp_path, capsys):
+def test_models_against_methods_in_one_table(tmp_path, capsys, toy_sweep):
     """issue 24: `evaluate sweep=` on the folder `evaluate -m ... inference=A,B` wrote gives one table, models
     against methods, mean ± standard error over the seeds; and a slow method says what it will cost first."""
-    sweep = tmp_path / "sweep"
-    run_task("train", "-m", "model=gan,bigan", "seed=0,1", *TINY_TOY, "trainer.max_steps=5", f"hydra.sweep.dir={sweep}")
+    sweep = toy_sweep
     capsys.readouterr()
     methods = tmp_path / "methods"
     run_task("evaluate", "-m", f"sweep={sweep}", "inference=encoder,optimize", "inference.steps=4", "n=20",

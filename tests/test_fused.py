@@ -244,17 +244,27 @@ def _fused_sweep(sweep, steps: int, *extra: str) -> list[str]:
             "hydra.sweep.subdir=${hydra.job.num}"]
 
 
+KILL_STEPS, ONE_THREAD = 150, {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def fused_straight(tmp_path_factory):
+    """The uninterrupted fused sweep both kill points are compared with: run once, only read."""
+    straight = tmp_path_factory.mktemp("fused_straight") / "straight"
+    run_cli(*_fused_sweep(straight, KILL_STEPS), env=ONE_THREAD)
+    return straight
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [40, 90])  # fixed steps: a failure names the step it drew
-def test_kill_9_of_a_fused_group_then_resume_auto_equals_an_uninterrupted_run(tmp_path, kill_after):
+def test_kill_9_of_a_fused_group_then_resume_auto_equals_an_uninterrupted_run(tmp_path, kill_after, fused_straight):
     import subprocess
     import sys
     import time
 
     from test_trainer import assert_same_state
 
-    steps, env = 150, {"OMP_NUM_THREADS": "1"}
-    run_cli(*_fused_sweep(tmp_path / "straight", steps), env=env)
+    steps, env = KILL_STEPS, ONE_THREAD
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "latentcli", *_fused_sweep(killed, steps)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**__import__("os").environ, **env})
@@ -266,8 +276,10 @@ def test_kill_9_of_a_fused_group_then_resume_auto_equals_an_uninterrupted_run(tm
     proc.wait()
     out = run_cli(*_fused_sweep(killed, steps, "resume=auto"), env=env)
     assert "resuming" in out.stdout
-    for job in sorted(p.name for p in (tmp_path / "straight").iterdir() if p.is_dir()):
-        straight = torch.load(tmp_path / "straight" / job / "checkpoints" / "last.ckpt", weights_only=True)
+    jobs = sorted(p.name for p in fused_straight.iterdir() if p.is_dir())
+    assert len(jobs) == 3
+    for job in jobs:
+        straight = torch.load(fused_straight / job / "checkpoints" / "last.ckpt", weights_only=True)
         resumed = torch.load(killed / job / "checkpoints" / "last.ckpt", weights_only=True)
         for key in ("model", "optimizers", "ema", "step", "rng"):
             assert_same_state(straight[key], resumed[key], key)

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,28 +41,44 @@ def refused(capsys, *args: str) -> tuple[int, str]:
     return exit_.value.code, capsys.readouterr().err
 
 
-@pytest.fixture
-def alice_run(tmp_path):
-    run = tmp_path / "alice"
+@pytest.fixture(scope="module")
+def alice_template(tmp_path_factory):
+    """A 10-step alice run, trained once for the module; tests take a copy (alice_run)."""
+    run = tmp_path_factory.mktemp("template") / "alice"
     run_task("train", *RUN, f"hydra.run.dir={run}")
     return run
 
 
-def test_a_refused_resume_changes_nothing_on_disk(alice_run):
+@pytest.fixture
+def alice_run(alice_template, tmp_path):
+    """A run folder of its own for each test (a copy of the template: the tests resume and extend it)."""
+    run = tmp_path / "alice"
+    shutil.copytree(alice_template, run)
+    return run
+
+
+def printed(capsys, *args: str) -> str:
+    """Runs `latentcli ARGS` in this process and returns what it printed to stdout."""
+    capsys.readouterr()
+    run_task(*args)
+    return capsys.readouterr().out
+
+
+def test_a_refused_resume_changes_nothing_on_disk(alice_run, capsys):
     before = snapshot(alice_run)
-    proc = run_cli("train", "resume=true", f"hydra.run.dir={alice_run}", "model.lr_g=1e-3", check=False)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    code, err = refused(capsys, "train", "resume=true", f"hydra.run.dir={alice_run}", "model.lr_g=1e-3")
+    assert code == 2 and err.count("\n") == 1
     assert ("only trainer.* settings may change, but model.lr_g is 0.0002 in the run and 0.001 on this command "
-            "line") in proc.stderr
+            "line") in err
     assert snapshot(alice_run) == before
-    proc = run_cli("train", "resume=true", f"hydra.run.dir={alice_run}", "model=bigan", check=False)
-    assert proc.returncode == 2 and "model.name is alice in the run and bigan on this command line" in proc.stderr
+    code, err = refused(capsys, "train", "resume=true", f"hydra.run.dir={alice_run}", "model=bigan")
+    assert code == 2 and "model.name is alice in the run and bigan on this command line" in err
     assert snapshot(alice_run) == before
 
 
-def test_a_resume_keeps_the_runs_record_and_logs_itself(alice_run):
+def test_a_resume_keeps_the_runs_record_and_logs_itself(alice_run, capsys):
     hydra_before = snapshot(alice_run / ".hydra")
-    out = run_cli("train", "resume=true", "trainer.max_steps=15", f"hydra.run.dir={alice_run}").stdout
+    out = printed(capsys, "train", "resume=true", "trainer.max_steps=15", f"hydra.run.dir={alice_run}")
     assert out.splitlines()[0] == f"resuming {alice_run} from step 10"
     assert snapshot(alice_run / ".hydra") == hydra_before  # still says model=alice, the original overrides
     assert "- model=alice" in (alice_run / ".hydra" / "overrides.yaml").read_text()
@@ -73,34 +90,35 @@ def test_a_resume_keeps_the_runs_record_and_logs_itself(alice_run):
     assert "stopped by max_steps at step 15" in log
 
 
-def test_the_identical_command_line_resumes(alice_run):
+def test_the_identical_command_line_resumes(alice_run, capsys):
     # what a scheduler's requeue or the up-arrow does: the same overrides, plus resume
-    out = run_cli("train", *RUN, "resume=true", f"hydra.run.dir={alice_run}").stdout
+    out = printed(capsys, "train", *RUN, "resume=true", f"hydra.run.dir={alice_run}")
     assert f"resuming {alice_run} from step 10" in out
-    out = run_cli("train", *RUN, "resume=auto", "trainer.max_steps=12", f"hydra.run.dir={alice_run}").stdout
+    out = printed(capsys, "train", *RUN, "resume=auto", "trainer.max_steps=12", f"hydra.run.dir={alice_run}")
     assert out.splitlines()[0] == f"resume=auto: resuming {alice_run} from step 10"
     assert ckpt_io.load(alice_run / "checkpoints" / "last.ckpt")["step"] == 12
 
 
-def test_resume_auto_starts_a_new_run_where_there_is_none(tmp_path):
-    out = run_cli("train", *RUN, "resume=auto", f"hydra.run.dir={tmp_path / 'new'}").stdout
+def test_resume_auto_starts_a_new_run_where_there_is_none(tmp_path, capsys):
+    out = printed(capsys, "train", *RUN, "resume=auto", f"hydra.run.dir={tmp_path / 'new'}")
     assert out.splitlines()[0] == f"resume=auto: no checkpoint in {tmp_path / 'new'}: starting a new run"
     assert ckpt_io.load(tmp_path / "new" / "checkpoints" / "last.ckpt")["step"] == 10
 
 
-def test_a_refused_command_leaves_no_new_folder(tmp_path):
-    proc = run_cli("train", "resume=true", cwd=tmp_path, check=False)
-    assert proc.returncode == 2 and "does not exist" in proc.stderr
+def test_a_refused_command_leaves_no_new_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where outputs/ would be made
+    code, err = refused(capsys, "train", "resume=true")
+    assert code == 2 and "does not exist" in err
     assert list(tmp_path.iterdir()) == []  # not even an empty outputs/train/<date>_bigan_digits
-    proc = run_cli("evaluate", f"ckpt={tmp_path}/missing.ckpt", cwd=tmp_path, check=False)
-    assert proc.returncode == 2 and "checkpoint not found" in proc.stderr
+    code, err = refused(capsys, "evaluate", f"ckpt={tmp_path}/missing.ckpt")
+    assert code == 2 and "checkpoint not found" in err
     assert list(tmp_path.iterdir()) == []
 
 
-def test_evaluate_log_holds_what_it_printed(alice_run, tmp_path):
-    out = run_cli("evaluate", f"ckpt={alice_run}/checkpoints/last.ckpt", "n=50", "latent.n=20", "device=cpu",
-                  f"hydra.run.dir={tmp_path / 'ev'}").stdout
-    assert (tmp_path / "ev" / "evaluate.log").read_text() == out
+def test_evaluate_log_holds_what_it_printed(alice_run, tmp_path, capsys):
+    out = printed(capsys, "evaluate", f"ckpt={alice_run}/checkpoints/last.ckpt", "n=50", "latent.n=20", "device=cpu",
+                  f"hydra.run.dir={tmp_path / 'ev'}")
+    assert out and (tmp_path / "ev" / "evaluate.log").read_text() == out
 
 
 def test_sweep_summary_groups_by_the_stored_config_after_a_resume(tmp_path):
@@ -117,14 +135,15 @@ def test_sweep_summary_groups_by_the_stored_config_after_a_resume(tmp_path):
     assert "resume" not in md
 
 
-def test_a_sweep_of_two_models_shows_the_inversion_and_splits_datasets(tmp_path):
+def test_a_sweep_of_two_models_shows_the_inversion_and_splits_datasets(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     run_task("train", "-m", "model=gan,bigan", *TINY_TOY, "trainer.max_steps=5", f"hydra.sweep.dir={sweep}")
     run_task("train", "dataset=ring8", "dataset.n_train=256", "dataset.n_test=64", "model.width=16",
              "trainer.max_steps=5", "trainer.progress=false", "trainer.device=cpu", f"hydra.run.dir={sweep / 'ring'}")
-    proc = run_cli("evaluate", f"sweep={sweep}", "n=50", "n_samples=200", "latent.n=20", "inference.steps=5",
-                   "inference.progress=false", "device=cpu", f"hydra.run.dir={tmp_path / 'ev'}")
-    assert "warning: these runs are on 2 datasets (ring8, grid25): one summary per dataset" in proc.stderr
+    capsys.readouterr()
+    run_task("evaluate", f"sweep={sweep}", "n=50", "n_samples=200", "latent.n=20", "inference.steps=5",
+             "inference.progress=false", "device=cpu", f"hydra.run.dir={tmp_path / 'ev'}")
+    assert "warning: these runs are on 2 datasets (ring8, grid25): one summary per dataset" in capsys.readouterr().err
     rows = list(csv.DictReader((tmp_path / "ev" / "summary_grid25.csv").open()))
     assert [(r["model"], r["inference"]) for r in rows] == [("gan", "optimize"), ("bigan", "encoder")]
     md = (tmp_path / "ev" / "summary_grid25.md").read_text().splitlines()
@@ -134,11 +153,11 @@ def test_a_sweep_of_two_models_shows_the_inversion_and_splits_datasets(tmp_path)
     assert not (tmp_path / "ev" / "summary.csv").exists()
 
 
-def test_a_missing_gpu_names_the_key_that_asked_for_it(tmp_path):
+def test_a_missing_gpu_names_the_key_that_asked_for_it(tmp_path, capsys):
     if os.environ.get("CUDA_VISIBLE_DEVICES") != "" and __import__("torch").cuda.is_available():
         pytest.skip("a GPU is present")
-    proc = run_cli("train", "trainer.device=cuda", f"hydra.run.dir={tmp_path / 'x'}", check=False)
-    assert proc.returncode == 2 and proc.stderr.strip() == (
+    code, err = refused(capsys, "train", "trainer.device=cuda", f"hydra.run.dir={tmp_path / 'x'}")
+    assert code == 2 and err.strip() == (
         "latentcli train: error: trainer.device=cuda asked for, but torch sees no CUDA GPU: use "
         "trainer.device=auto or trainer.device=cpu")
     assert not (tmp_path / "x").exists()
