@@ -32,6 +32,7 @@ import json
 import math
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -91,13 +92,13 @@ def runs_of(sweep: Path) -> list[Path]:
                   key=lambda p: (int(p.name.split("_", 1)[0]) if p.name.split("_", 1)[0].isdigit() else -1, p.name))
 
 
-def evaluate_final(sweep: Path, out: Path) -> None:
-    cmd = [latentcli_bin(), "evaluate", f"sweep={sweep}", f"hydra.run.dir={out / 'evaluate'}"]
+def evaluate_final(sweep: Path, out: Path, extra: list[str]) -> None:
+    cmd = [latentcli_bin(), "evaluate", f"sweep={sweep}", f"hydra.run.dir={out / 'evaluate'}", *extra]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
 
 
-def evaluate_curves(sweep: Path, out: Path, every: int, metrics: str) -> None:
+def evaluate_curves(sweep: Path, out: Path, every: int, metrics: str, extra: list[str]) -> None:
     """Every step-N.ckpt (N a multiple of `every`) of every run, by latentcli's own evaluate, in this process
     (`metrics`: recon and modes by default; the latent metric, which inverts 500 more points, only at the end)."""
     from latentcli import cli
@@ -113,8 +114,9 @@ def evaluate_curves(sweep: Path, out: Path, every: int, metrics: str) -> None:
     print(f"learning curves: {len(todo)} checkpoints to evaluate", flush=True)
     for i, (name, step, ckpt, target) in enumerate(todo, 1):
         quiet = io.StringIO()
-        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):  # progress bars, one-liners
-            cli.main(["evaluate", f"ckpt={quoted(ckpt)}", f"hydra.run.dir={quoted(target)}", f"metrics={metrics}"])
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet), \
+                contextlib.suppress(SystemExit):  # progress bars, one-liners; a failure: its message below
+            cli.main(["evaluate", f"ckpt={quoted(ckpt)}", f"hydra.run.dir={quoted(target)}", f"metrics={metrics}", *extra])
         if not (target / "metrics.json").is_file():
             print(quiet.getvalue()[-2000:], file=sys.stderr)
             raise SystemExit(f"study_toy: evaluating {ckpt} wrote no metrics.json")
@@ -412,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", type=Path, help="evaluate this trained sweep instead of OUT/train")
     parser.add_argument("--curve-every", type=int, default=1, help="curves: only step-N.ckpt with N a multiple")
     parser.add_argument("--curve-metrics", default="[recon,modes]", help="evaluate's metrics= for the curves")
+    parser.add_argument("--evaluate", default="", help="evaluate overrides for both, e.g. 'n=500 inference.steps=100'")
     parser.add_argument("--no-curves", action="store_true")
     parser.add_argument("--report-only", action="store_true",
                         help="no training, no evaluation: the tables and figures from what OUT holds")
@@ -423,9 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sweep and not args.no_train and not args.report_only:
         train(out, args.overrides)
     if not args.report_only:
-        evaluate_final(sweep, out)
+        extra = shlex.split(args.evaluate)
+        evaluate_final(sweep, out, extra)
         if not args.no_curves:
-            evaluate_curves(sweep, out, args.curve_every, args.curve_metrics)
+            evaluate_curves(sweep, out, args.curve_every, args.curve_metrics, extra)
     final, curves = read_final(sweep, out), ([] if args.no_curves else read_curves(sweep, out))
     write_csv(out / "runs.csv", final)
     write_csv(out / "curves.csv", curves)
