@@ -4,6 +4,7 @@
     python benchmarks/study_toy.py OUT --no-train                # OUT/train exists: evaluate it (no training)
     python benchmarks/study_toy.py OUT --sweep DIR               # evaluate a sweep trained elsewhere
     python benchmarks/study_toy.py OUT --report-only             # tables and figures again from OUT's evaluations
+    ... --publish benchmarks/figures                              # also small copies of the figures for RESULTS.md
 
 1. Trains `latentcli train -m experiment=study_toy hydra.sweep.dir=OUT/train resume=auto [overrides]`
    (configs/experiment/study_toy.yaml: 8 models x 5 seeds on grid25, fused per model, every checkpoint kept);
@@ -51,6 +52,7 @@ METRICS = [
     ("recon.mse", "recon MSE", 1, False),
     ("latent.latent_error_mean", "latent rel. error", 1, False),
     ("latent.regeneration_mse", "regeneration MSE", 1, False),
+    ("recon.inversion_ms_per_item", "inversion ms/point", 1, False),
 ]
 STEP = re.compile(r"step-(\d+)\.ckpt$")
 
@@ -183,7 +185,7 @@ def fmt(mean: float, se: float, scale: float = 1) -> str:
     m, s = mean * scale, se * scale
     if m == 0 and (s == 0 or math.isnan(s)):
         return "0"
-    digits = 3 if abs(m) < 1 else 1 if abs(m) < 100 else 0
+    digits = 3 if abs(m) < 1 else 2 if abs(m) < 10 else 1 if abs(m) < 100 else 0
     if abs(m) < 0.01 and m != 0:
         return f"{m:.2g} ± {s:.1g}"
     return f"{m:.{digits}f} ± {s:.{digits}f}" if not math.isnan(s) else f"{m:.{digits}f}"
@@ -233,12 +235,13 @@ COMPARISONS = [
                                                                            "modes.modes_covered")],
     *[(m, "gan", k) for m in ["bigan", "ali", "alice", "veegan"] for k in ("modes.reconstructed_into_own_mode",
                                                                            "recon.mse")],
+    *[("alice", "bigan", k) for k in ("modes.high_quality_fraction", "modes.reconstructed_into_own_mode", "recon.mse")],
     ("alice", "ali", "modes.reconstructed_into_own_mode"), ("alice", "ali", "recon.mse"),
     ("alice", "ali", "modes.high_quality_fraction"), ("bigan", "ali", "recon.mse"),
     ("veegan", "bigan", "recon.mse"), ("veegan", "bigan", "modes.high_quality_fraction"),
     # Q3: the hybrids against the VAE (inference) and the GAN (quality)
-    *[(m, "vae", k) for m in ["vaegan", "aae", "alice"] for k in ("modes.high_quality_fraction", "recon.mse",
-                                                                  "modes.reconstructed_into_own_mode")],
+    *[(m, "vae", k) for m in ["vaegan", "aae", "alice"] for k in ("modes.high_quality_fraction", "modes.modes_covered",
+                                                                  "recon.mse", "modes.reconstructed_into_own_mode")],
     *[(m, "gan", "modes.high_quality_fraction") for m in ["vae", "vaegan", "aae"]],
 ]
 
@@ -353,9 +356,9 @@ def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
         axes[0].set_xlabel("real test points reconstructed into their own mode (%)")
         scatter(axes[1], final, drawn, "recon.mse", 1, faded=faded, floor=1e-5)
         axes[1].set_xscale("log")
-        axes[1].set_xlabel("reconstruction MSE of test points, G(E(x))\n(log, lower is better; below 1e-5 drawn at 1e-5)")
+        axes[1].set_xlabel("reconstruction MSE of test points, G(E(x))\n(log, lower is better; < 1e-5 drawn at 1e-5)")
         scatter(axes[2], final, drawn, "latent.latent_error_mean", 1, faded=faded)
-        axes[2].set_xlabel("latent recovery: ||z - E(G(z))|| / ||z|| of generated points\n(lower is better)")
+        axes[2].set_xlabel("latent recovery of generated points:\n||z - E(G(z))|| / ||z|| (lower is better; 1 = guessing 0)")
         for ax in axes:
             ax.set_ylabel("high-quality samples (%)")
             ax.grid(alpha=0.3)
@@ -374,7 +377,7 @@ def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
         keys = [("modes.high_quality_fraction", "high-quality samples (%)", 100, False),
                 ("modes.modes_covered", "modes covered (>= 1 HQ sample)", 1, False),
                 ("modes.reconstructed_into_own_mode", "own-mode reconstructions (%)", 100, False),
-                ("recon.mse", "reconstruction MSE (log; below 1e-5 drawn at 1e-5)", 1, True)]
+                ("recon.mse", "reconstruction MSE (log)", 1, True)]
         fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
         for ax, (key, label, scale, log) in zip(axes.flat, keys):
             for m in models:
@@ -395,14 +398,25 @@ def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
                 ax.set_yscale("log")
             ax.grid(alpha=0.3)
         axes[0, 0].legend(ncol=4, fontsize=8)
-        fig.suptitle(f"Learning curves on grid25 (mean ± s.e. over seeds, shaded); {len({r['run'] for r in curves})} runs",
-                     fontsize=10)
+        fig.suptitle(f"Learning curves on grid25 (mean ± s.e. over seeds, shaded); {len({r['run'] for r in curves})} runs;"
+                     " lines at 100 % overlap; MSE below 1e-5 drawn at 1e-5", fontsize=10)
         fig.tight_layout()
         path = out / "learning_curves.png"
         fig.savefig(path, dpi=90)
         plt.close(fig)
         made.append(path)
     return made
+
+
+def publish(paths: list[Path], folder: Path) -> None:
+    """The figures as small PNGs (128-colour palette) in `folder`, named study_toy_<name>.png (for RESULTS.md)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        target = folder / f"study_toy_{path.name}"
+        Image.open(path).convert("RGB").quantize(colors=128).save(target, optimize=True)
+        print(f"wrote {target} ({target.stat().st_size // 1024} KiB)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -416,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curve-metrics", default="[recon,modes]", help="evaluate's metrics= for the curves")
     parser.add_argument("--evaluate", default="", help="evaluate overrides for both, e.g. 'n=500 inference.steps=100'")
     parser.add_argument("--no-curves", action="store_true")
+    parser.add_argument("--publish", type=Path, help="also write the figures, small, here (benchmarks/figures)")
     parser.add_argument("--report-only", action="store_true",
                         help="no training, no evaluation: the tables and figures from what OUT holds")
     args = parser.parse_args(argv)
@@ -436,8 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     text = tables(final, curves)
     (out / "study.md").write_text(text)
     print(text)
-    for path in figures(final, curves, out):
+    made = figures(final, curves, out)
+    for path in made:
         print(f"wrote {path}")
+    if args.publish:
+        publish(made, args.publish)
     print(f"wrote {out / 'study.md'}, {out / 'runs.csv'}, {out / 'curves.csv'}")
     return 0
 
