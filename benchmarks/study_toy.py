@@ -54,6 +54,7 @@ METRICS = [
     ("latent.regeneration_mse", "regeneration MSE", 1, False),
     ("recon.inversion_ms_per_item", "inversion ms/point", 1, False),
 ]
+LABEL_OFFSET = {"alice": (-8, -14), "aae": (6, -10)}  # apart from ali's and vae's labels, which lie close by
 STEP = re.compile(r"step-(\d+)\.ckpt$")
 
 
@@ -144,8 +145,9 @@ def read_final(sweep: Path, out: Path) -> list[dict]:
             continue
         metrics = flatten(json.loads(m.read_text()))
         model, seed = model_and_seed(run)
-        rows.append({"run": run.name, "model": model, "seed": seed, "step": metrics["step"],
-                     "inference": metrics["inference"], **{k: metrics.get(k) for k, *_ in METRICS}})
+        rows.append({"run": run.name, "model": model, "seed": seed, "dataset": metrics["dataset"],
+                     "step": metrics["step"], "inference": metrics["inference"],
+                     **{k: metrics.get(k) for k, *_ in METRICS}})
     return rows
 
 
@@ -272,6 +274,9 @@ def plateau(curves: list[dict], model: str, key: str) -> tuple[int, int, float, 
 
 def tables(final: list[dict], curves: list[dict]) -> str:
     models = [m for m in ORDER if any(r["model"] == m for r in final)]
+    datasets = sorted({r["dataset"] for r in final})
+    if len(datasets) > 1:  # the tables group runs by model alone
+        raise SystemExit(f"study_toy: the sweep holds runs on {', '.join(datasets)}: one study folder per dataset")
     lines = ["## Final checkpoints", "",
              "Mean ± s.e. over seeds (n = runs). gan is inverted by latent optimisation (`inference=auto`), the "
              "others by their encoders.", "",
@@ -333,7 +338,7 @@ def scatter(ax, final, models, xkey, xscale, ykey="modes.high_quality_fraction",
         ax.errorbar(mx, my, xerr=0 if math.isnan(sx) else sx, yerr=0 if math.isnan(sy) else sy, fmt="o",
                     color=colour, ms=7, mec="black", mew=0.6, capsize=3, elinewidth=1.2, zorder=3,
                     label=m)
-        ax.annotate(m, (mx, my), textcoords="offset points", xytext=(6, 5), fontsize=9,
+        ax.annotate(m, (mx, my), textcoords="offset points", xytext=LABEL_OFFSET.get(m, (6, 5)), fontsize=9,
                     color="#888888" if m in faded else "black")
 
 
@@ -346,7 +351,8 @@ def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
     made = []
     models = [m for m in ORDER if any(r["model"] == m for r in final)]
     steps = sorted({r["step"] for r in final})
-    budget = f"grid25, {'/'.join(f'{s:,}' for s in steps)} steps, {len(final)} runs; mean ± s.e. over seeds"
+    data = "/".join(sorted({r["dataset"] for r in final}))
+    budget = f"{data}, {'/'.join(f'{s:,}' for s in steps)} steps, {len(final)} runs; mean ± s.e. over seeds"
 
     def panels(title, highlight, path):
         faded = [m for m in models if m not in highlight]
@@ -398,7 +404,7 @@ def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
                 ax.set_yscale("log")
             ax.grid(alpha=0.3)
         axes[0, 0].legend(ncol=4, fontsize=8)
-        fig.suptitle(f"Learning curves on grid25 (mean ± s.e. over seeds, shaded); {len({r['run'] for r in curves})} runs;"
+        fig.suptitle(f"Learning curves on {data} (mean ± s.e. over seeds, shaded); {len({r['run'] for r in curves})} runs;"
                      " lines at 100 % overlap; MSE below 1e-5 drawn at 1e-5", fontsize=10)
         fig.tight_layout()
         path = out / "learning_curves.png"
@@ -409,13 +415,13 @@ def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
 
 
 def publish(paths: list[Path], folder: Path) -> None:
-    """The figures as small PNGs (128-colour palette) in `folder`, named study_toy_<name>.png (for RESULTS.md)."""
+    """The figures as small PNGs (256-colour palette) in `folder`, named study_toy_<name>.png (for RESULTS.md)."""
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
     for path in paths:
         target = folder / f"study_toy_{path.name}"
-        Image.open(path).convert("RGB").quantize(colors=128).save(target, optimize=True)
+        Image.open(path).convert("RGB").quantize(colors=256).save(target, optimize=True)
         print(f"wrote {target} ({target.stat().st_size // 1024} KiB)")
 
 
