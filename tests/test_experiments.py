@@ -128,3 +128,31 @@ def test_table_warns_of_a_misspelt_column(tmp_path):
     assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "| gan | 1 | - |"
     assert proc.stderr.strip() == ("table.py: warning: no column 'recon.psnrr' in these summaries; "
                                    "did you mean recon.psnr?")
+
+
+def test_study_toy_trains_evaluates_every_checkpoint_and_tests_the_models(tmp_path):
+    """benchmarks/study_toy.py (issue 23) end to end at a tiny budget: the preset's sweep with command-line models
+    and seeds, the final and the intermediate checkpoints evaluated, the tables, the tests and the figures; run
+    again, it evaluates nothing twice."""
+    script = TABLE.parent / "study_toy.py"
+    tiny = ["model=gan,bigan", "seed=0,1", "dataset.n_train=2048", "dataset.n_test=256", "batch_size=64",
+            "model.width=32", "trainer.max_steps=4", "trainer.checkpoint_every=2", "trainer.device=cpu"]
+    small = "n=50 n_samples=200 latent.n=20 inference.steps=5 inference.progress=false device=cpu"
+    out = tmp_path / "study"
+    proc = subprocess.run([sys.executable, str(script), str(out), *tiny, "--evaluate", small],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    runs = list(csv.DictReader((out / "runs.csv").open()))
+    assert sorted((r["model"], r["seed"], r["step"]) for r in runs) == [
+        ("bigan", "0", "4"), ("bigan", "1", "4"), ("gan", "0", "4"), ("gan", "1", "4")]
+    assert {r["inference"] for r in runs if r["model"] == "gan"} == {"optimize"}
+    curves = list(csv.DictReader((out / "curves.csv").open()))
+    assert sorted({(r["run"], r["step"]) for r in curves}) == sorted(
+        (r["run"], step) for r in runs for step in ("2", "4"))
+    text = (out / "study.md").read_text()
+    assert "| bigan vs gan | HQ % |" in text and "| bigan | 2 | 4 |" in text and "| gan | HQ % | 2 | 4 |" in text
+    for png in ("q1_quality_vs_inference.png", "q3_hybrids.png", "learning_curves.png"):
+        assert (out / png).stat().st_size > 10000
+    again = subprocess.run([sys.executable, str(script), str(out), "--no-train", "--evaluate", small],
+                           capture_output=True, text=True, check=True)
+    assert "learning curves: 0 checkpoints to evaluate" in again.stdout

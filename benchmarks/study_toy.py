@@ -1,0 +1,470 @@
+"""Issue 23, Q1 and Q3 on the 2-D data: sample quality against the accuracy of inferred latents.
+
+    python benchmarks/study_toy.py OUT [train overrides ...]     # train (or continue), evaluate, curves, figures
+    python benchmarks/study_toy.py OUT --no-train                # OUT/train exists: evaluate it (no training)
+    python benchmarks/study_toy.py OUT --sweep DIR               # evaluate a sweep trained elsewhere
+    python benchmarks/study_toy.py OUT --report-only             # tables and figures again from OUT's evaluations
+    ... --publish benchmarks/figures                              # also small copies of the figures for RESULTS.md
+
+1. Trains `latentcli train -m experiment=study_toy hydra.sweep.dir=OUT/train resume=auto [overrides]`
+   (configs/experiment/study_toy.yaml: 8 models x 5 seeds on grid25, fused per model, every checkpoint kept);
+   rerunning the same command continues a killed sweep (resume=auto) and skips what is evaluated already.
+2. Evaluates the final checkpoints: `latentcli evaluate sweep=OUT/train hydra.run.dir=OUT/evaluate` (recon, latent
+   and modes, latentcli's defaults on 2-D data; gan inverted by optimisation, the others by their encoders).
+3. Evaluates every intermediate step-N.ckpt with the same code (`latentcli.cli.main(["evaluate", "ckpt=..."])`,
+   in this process) into OUT/curves/<run>/step-N/.
+4. Writes OUT/study.md (the tables, Welch's t-tests over seeds, the plateau test), OUT/runs.csv (one row per run)
+   and OUT/curves.csv, and the figures OUT/q1_quality_vs_inference.png, OUT/q3_hybrids.png,
+   OUT/learning_curves.png.
+
+Statistics: mean ± standard error over seeds; "X beats Y" is Welch's t-test (scipy.stats.ttest_ind,
+equal_var=False, two-sided) on the per-seed values; "seeds disagree" where some seed of the loser beats some seed
+of the winner (the number of such seed pairs out of n_X x n_Y is given). Plateau: the paired t-test over seeds
+(scipy.stats.ttest_rel) between the last checkpoint and the one at 3/4 of the steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+Q1 = ["gan", "bigan", "ali", "alice", "veegan"]  # plain GAN (no inference) and four inference mechanisms
+Q3 = ["vae", "vaegan", "aae", "alice"]  # the VAE reference and the GAN-VAE hybrids
+ORDER = ["gan", "bigan", "ali", "alice", "veegan", "vae", "vaegan", "aae"]
+COLOURS = {"gan": "#444444", "bigan": "#1f77b4", "ali": "#ff7f0e", "alice": "#2ca02c", "veegan": "#d62728",
+           "vae": "#9467bd", "vaegan": "#8c564b", "aae": "#e377c2"}
+# (key in metrics.json, column name, scale, higher is better)
+METRICS = [
+    ("modes.high_quality_fraction", "HQ %", 100, True),
+    ("modes.modes_covered", "modes >= 1 HQ", 1, True),
+    ("modes.modes_covered_20", "modes >= 20", 1, True),
+    ("modes.reconstructed_into_own_mode", "own-mode recon %", 100, True),
+    ("recon.mse", "recon MSE", 1, False),
+    ("latent.latent_error_mean", "latent rel. error", 1, False),
+    ("latent.regeneration_mse", "regeneration MSE", 1, False),
+    ("recon.inversion_ms_per_item", "inversion ms/point", 1, False),
+]
+LABEL_OFFSET = {"alice": (-8, -14), "aae": (6, -10)}  # apart from ali's and vae's labels, which lie close by
+STEP = re.compile(r"step-(\d+)\.ckpt$")
+
+
+def latentcli_bin() -> str:
+    here = Path(sys.executable).parent / "latentcli"
+    return str(here) if here.exists() else "latentcli"
+
+
+def quoted(path: Path) -> str:
+    """A path as one Hydra value: job folders hold '=' and ',' (0_model=gan,seed=0)."""
+    return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+# ---- running ------------------------------------------------------------------------------------------------------
+
+
+def train(out: Path, overrides: list[str]) -> None:
+    cmd = [latentcli_bin(), "train", "-m", "experiment=study_toy", f"hydra.sweep.dir={out / 'train'}", "resume=auto",
+           *overrides]
+    print("+", " ".join(cmd), flush=True)
+    rc = subprocess.call(cmd)
+    if rc:
+        print(f"study_toy: training ended with status {rc}; evaluating what is there", file=sys.stderr)
+
+
+def runs_of(sweep: Path) -> list[Path]:
+    return sorted((p for p in sweep.iterdir() if (p / "checkpoints").is_dir()),
+                  key=lambda p: (int(p.name.split("_", 1)[0]) if p.name.split("_", 1)[0].isdigit() else -1, p.name))
+
+
+def evaluate_final(sweep: Path, out: Path, extra: list[str]) -> None:
+    cmd = [latentcli_bin(), "evaluate", f"sweep={sweep}", f"hydra.run.dir={out / 'evaluate'}", *extra]
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def evaluate_curves(sweep: Path, out: Path, every: int, metrics: str, extra: list[str]) -> None:
+    """Every step-N.ckpt (N a multiple of `every`) of every run, by latentcli's own evaluate, in this process
+    (`metrics`: recon and modes by default; the latent metric, which inverts 500 more points, only at the end)."""
+    from latentcli import cli
+
+    todo = []
+    for run in runs_of(sweep):
+        for ckpt in (run / "checkpoints").glob("step-*.ckpt"):
+            step = int(STEP.search(ckpt.name).group(1))
+            target = out / "curves" / run.name / f"step-{step}"
+            if step % every == 0 and not (target / "metrics.json").is_file():
+                todo.append((run.name, step, ckpt, target))
+    todo.sort(key=lambda t: (t[0], t[1]))
+    print(f"learning curves: {len(todo)} checkpoints to evaluate", flush=True)
+    for i, (name, step, ckpt, target) in enumerate(todo, 1):
+        quiet = io.StringIO()
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet), \
+                contextlib.suppress(SystemExit):  # progress bars, one-liners; a failure: its message below
+            cli.main(["evaluate", f"ckpt={quoted(ckpt)}", f"hydra.run.dir={quoted(target)}", f"metrics={metrics}", *extra])
+        if not (target / "metrics.json").is_file():
+            print(quiet.getvalue()[-2000:], file=sys.stderr)
+            raise SystemExit(f"study_toy: evaluating {ckpt} wrote no metrics.json")
+        if i % 20 == 0 or i == len(todo):
+            print(f"  [{i}/{len(todo)}] {name} step {step}", flush=True)
+
+
+# ---- collecting ---------------------------------------------------------------------------------------------------
+
+
+def model_and_seed(run_dir: Path) -> tuple[str, int]:
+    cfg = (run_dir / ".hydra" / "config.yaml").read_text()
+    model = re.search(r"^model:\n(?:  .*\n)*?  name: (\S+)", cfg, re.M).group(1)
+    seed = int(re.search(r"^seed: (\d+)", cfg, re.M).group(1))
+    return model, seed
+
+
+def read_final(sweep: Path, out: Path) -> list[dict]:
+    rows = []
+    for run in runs_of(sweep):
+        m = out / "evaluate" / run.name / "metrics.json"
+        if not m.is_file():
+            continue
+        metrics = flatten(json.loads(m.read_text()))
+        model, seed = model_and_seed(run)
+        rows.append({"run": run.name, "model": model, "seed": seed, "dataset": metrics["dataset"],
+                     "step": metrics["step"], "inference": metrics["inference"],
+                     **{k: metrics.get(k) for k, *_ in METRICS}})
+    return rows
+
+
+def read_curves(sweep: Path, out: Path) -> list[dict]:
+    rows = []
+    for run in runs_of(sweep):
+        model, seed = model_and_seed(run)
+        for m in sorted((out / "curves" / run.name).glob("step-*/metrics.json")):
+            metrics = flatten(json.loads(m.read_text()))
+            rows.append({"run": run.name, "model": model, "seed": seed, "step": metrics["step"],
+                         **{k: metrics.get(k) for k, *_ in METRICS}})
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+# ---- statistics ---------------------------------------------------------------------------------------------------
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, float("nan")
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+def fmt(mean: float, se: float, scale: float = 1) -> str:
+    m, s = mean * scale, se * scale
+    if m == 0 and (s == 0 or math.isnan(s)):
+        return "0"
+    digits = 3 if abs(m) < 1 else 2 if abs(m) < 10 else 1 if abs(m) < 100 else 0
+    if abs(m) < 0.01 and m != 0:
+        return f"{m:.2g} ± {s:.1g}"
+    return f"{m:.{digits}f} ± {s:.{digits}f}" if not math.isnan(s) else f"{m:.{digits}f}"
+
+
+def values(rows: list[dict], model: str, key: str) -> list[float]:
+    return [float(r[key]) for r in rows if r["model"] == model and r[key] is not None]
+
+
+def welch(a: list[float], b: list[float]) -> float:
+    from scipy.stats import ttest_ind
+
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    if max(a) == min(a) and max(b) == min(b):
+        return 0.0 if a[0] != b[0] else 1.0
+    return float(ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def reversed_pairs(better: list[float], worse: list[float], higher: bool) -> int:
+    """Seed pairs (one of each model) in which the model with the better mean is the worse one."""
+    return sum((b < w) if higher else (b > w) for b in better for w in worse)
+
+
+def comparison(rows: list[dict], x: str, y: str, key: str, label: str, scale: float, higher: bool) -> str:
+    a, b = values(rows, x, key), values(rows, y, key)
+    if not a or not b:
+        return f"| {x} vs {y} | {label} | n/a | n/a | | | |"
+    ma, sa = mean_se(a)
+    mb, sb = mean_se(b)
+    p = welch(a, b)
+    a_better = (ma > mb) if higher else (ma < mb)
+    winner, loser = (x, y) if a_better else (y, x)
+    rev = reversed_pairs(a, b, higher) if a_better else reversed_pairs(b, a, higher)
+    ties = sum(u == v for u in a for v in b)
+    agree = "all seed pairs agree" if rev == 0 else f"seeds disagree: {rev}/{len(a) * len(b)} pairs reversed"
+    if ties:
+        agree += f", {ties} tied"
+    verdict = f"**{winner}**" if p < 0.05 else f"({winner}, n.s.)"
+    return (f"| {x} vs {y} | {label} | {fmt(ma, sa, scale)} | {fmt(mb, sb, scale)} | {p:.2g} | {verdict} | "
+            f"{agree} |")
+
+
+COMPARISONS = [
+    # Q1: what inference costs in quality (against gan) and buys in accuracy
+    *[(m, "gan", k) for m in ["bigan", "ali", "alice", "veegan"] for k in ("modes.high_quality_fraction",
+                                                                           "modes.modes_covered")],
+    *[(m, "gan", k) for m in ["bigan", "ali", "alice", "veegan"] for k in ("modes.reconstructed_into_own_mode",
+                                                                           "recon.mse")],
+    *[("alice", "bigan", k) for k in ("modes.high_quality_fraction", "modes.reconstructed_into_own_mode", "recon.mse")],
+    ("alice", "ali", "modes.reconstructed_into_own_mode"), ("alice", "ali", "recon.mse"),
+    ("alice", "ali", "modes.high_quality_fraction"), ("bigan", "ali", "recon.mse"),
+    ("veegan", "bigan", "recon.mse"), ("veegan", "bigan", "modes.high_quality_fraction"),
+    # Q3: the hybrids against the VAE (inference) and the GAN (quality)
+    *[(m, "vae", k) for m in ["vaegan", "aae", "alice"] for k in ("modes.high_quality_fraction", "modes.modes_covered",
+                                                                  "recon.mse", "modes.reconstructed_into_own_mode")],
+    *[(m, "gan", "modes.high_quality_fraction") for m in ["vae", "vaegan", "aae"]],
+]
+
+
+def plateau(curves: list[dict], model: str, key: str) -> tuple[int, int, float, float, float] | None:
+    """(step at 3/4, last step, mean change from it to the last, its s.e., paired t-test p) for one model."""
+    from scipy.stats import ttest_rel
+
+    rows = [r for r in curves if r["model"] == model and r[key] is not None]
+    if not rows:
+        return None
+    last = max(r["step"] for r in rows)
+    steps = sorted({r["step"] for r in rows})
+    three_q = min(steps, key=lambda s: abs(s - 0.75 * last))
+    if three_q == last:
+        return None
+    by_seed = {}
+    for r in rows:
+        by_seed.setdefault(r["seed"], {})[r["step"]] = float(r[key])
+    pairs = [(d[three_q], d[last]) for d in by_seed.values() if three_q in d and last in d]
+    if len(pairs) < 2:
+        return None
+    diffs = [b - a for a, b in pairs]
+    m, s = mean_se(diffs)
+    p = float(ttest_rel([b for a, b in pairs], [a for a, b in pairs]).pvalue) if any(diffs) else 1.0
+    return three_q, last, m, s, p
+
+
+def tables(final: list[dict], curves: list[dict]) -> str:
+    models = [m for m in ORDER if any(r["model"] == m for r in final)]
+    datasets = sorted({r["dataset"] for r in final})
+    if len(datasets) > 1:  # the tables group runs by model alone
+        raise SystemExit(f"study_toy: the sweep holds runs on {', '.join(datasets)}: one study folder per dataset")
+    lines = ["## Final checkpoints", "",
+             "Mean ± s.e. over seeds (n = runs). gan is inverted by latent optimisation (`inference=auto`), the "
+             "others by their encoders.", "",
+             "| model | runs | step | " + " | ".join(label for _, label, *_ in METRICS) + " |",
+             "| --- | ---: | ---: | " + " | ".join("---:" for _ in METRICS) + " |"]
+    for m in models:
+        steps = sorted({r["step"] for r in final if r["model"] == m})
+        cells = [fmt(*mean_se(values(final, m, k)), scale) if values(final, m, k) else "n/a"
+                 for k, _, scale, _ in METRICS]
+        lines.append(f"| {m} | {len(values(final, m, 'modes.high_quality_fraction'))} | "
+                     f"{'/'.join(map(str, steps))} | " + " | ".join(cells) + " |")
+    lines += ["", "Per seed (HQ % / own-mode recon % / recon MSE):", ""]
+    for m in models:
+        per = sorted((r for r in final if r["model"] == m), key=lambda r: r["seed"])
+        lines.append(f"- {m}: " + "; ".join(
+            f"s{r['seed']} {100 * r['modes.high_quality_fraction']:.1f} / {100 * r['modes.reconstructed_into_own_mode']:.1f}"
+            f" / {r['recon.mse']:.3g}" for r in per))
+    lines += ["", "## Comparisons: Welch's t-test over seeds (two-sided)", "",
+              "| pair | metric | first | second | p | better (bold: p < 0.05) | seeds |",
+              "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+    info = {k: (label, scale, higher) for k, label, scale, higher in METRICS}
+    for x, y, k in COMPARISONS:
+        if x in models and y in models:
+            lines.append(comparison(final, x, y, k, *info[k]))
+    if curves:
+        lines += ["", "## Has it stopped improving? Last checkpoint against the one at 3/4 of the steps", "",
+                  "Change of the mean over seeds (paired t-test over seeds). A significant change in the good "
+                  "direction: still improving.", "",
+                  "| model | metric | from step | to step | change | p | verdict |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+        for m in models:
+            for k in ("modes.high_quality_fraction", "modes.reconstructed_into_own_mode", "recon.mse"):
+                label, scale, higher = info[k]
+                res = plateau(curves, m, k)
+                if res is None:
+                    continue
+                a, b, d, s, p = res
+                improving = (d > 0) == higher and d != 0
+                verdict = ("still improving" if improving else "getting worse") if p < 0.05 else "no significant change"
+                lines.append(f"| {m} | {label} | {a} | {b} | {d * scale:+.3g} ± {s * scale:.2g} | {p:.2g} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+# ---- figures ------------------------------------------------------------------------------------------------------
+
+
+def scatter(ax, final, models, xkey, xscale, ykey="modes.high_quality_fraction", yscale=100, faded=(), floor=None):
+    for m in models:
+        xs = [v * xscale for v in values(final, m, xkey)]
+        if floor is not None:
+            xs = [max(v, floor) for v in xs]
+        ys = [v * yscale for v in values(final, m, ykey)]
+        if not xs:
+            continue
+        colour = "#bbbbbb" if m in faded else COLOURS[m]
+        alpha = 0.35 if m in faded else 0.5
+        ax.scatter(xs, ys, s=18, color=colour, alpha=alpha, linewidths=0)
+        mx, sx = mean_se(xs)
+        my, sy = mean_se(ys)
+        ax.errorbar(mx, my, xerr=0 if math.isnan(sx) else sx, yerr=0 if math.isnan(sy) else sy, fmt="o",
+                    color=colour, ms=7, mec="black", mew=0.6, capsize=3, elinewidth=1.2, zorder=3,
+                    label=m)
+        ax.annotate(m, (mx, my), textcoords="offset points", xytext=LABEL_OFFSET.get(m, (6, 5)), fontsize=9,
+                    color="#888888" if m in faded else "black")
+
+
+def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    models = [m for m in ORDER if any(r["model"] == m for r in final)]
+    steps = sorted({r["step"] for r in final})
+    data = "/".join(sorted({r["dataset"] for r in final}))
+    budget = f"{data}, {'/'.join(f'{s:,}' for s in steps)} steps, {len(final)} runs; mean ± s.e. over seeds"
+
+    def panels(title, highlight, path):
+        faded = [m for m in models if m not in highlight]
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+        drawn = faded + [m for m in models if m in highlight]
+        scatter(axes[0], final, drawn, "modes.reconstructed_into_own_mode", 100, faded=faded)
+        axes[0].set_xlabel("real test points reconstructed into their own mode (%)")
+        scatter(axes[1], final, drawn, "recon.mse", 1, faded=faded, floor=1e-5)
+        axes[1].set_xscale("log")
+        axes[1].set_xlabel("reconstruction MSE of test points, G(E(x))\n(log, lower is better; < 1e-5 drawn at 1e-5)")
+        scatter(axes[2], final, drawn, "latent.latent_error_mean", 1, faded=faded)
+        axes[2].set_xlabel("latent recovery of generated points:\n||z - E(G(z))|| / ||z|| (lower is better; 1 = guessing 0)")
+        for ax in axes:
+            ax.set_ylabel("high-quality samples (%)")
+            ax.grid(alpha=0.3)
+        fig.suptitle(f"{title}\n{budget}", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        made.append(path)
+
+    panels("Q1: sample quality against inference accuracy (gan: optimisation inversion; others: encoders)",
+           Q1, out / "q1_quality_vs_inference.png")
+    panels("Q3: the GAN-VAE hybrids (vaegan, aae, alice) beside vae and gan; the others greyed",
+           Q3 + ["gan"], out / "q3_hybrids.png")
+
+    if curves:
+        keys = [("modes.high_quality_fraction", "high-quality samples (%)", 100, False),
+                ("modes.modes_covered", "modes covered (>= 1 HQ sample)", 1, False),
+                ("modes.reconstructed_into_own_mode", "own-mode reconstructions (%)", 100, False),
+                ("recon.mse", "reconstruction MSE (log)", 1, True)]
+        fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+        for ax, (key, label, scale, log) in zip(axes.flat, keys):
+            for m in models:
+                rows = [r for r in curves if r["model"] == m and r[key] is not None]
+                xs = sorted({r["step"] for r in rows})
+                if not xs:
+                    continue
+                floor = 1e-5 if log else -math.inf
+                stats = [mean_se([max(float(r[key]) * scale, floor) for r in rows if r["step"] == s]) for s in xs]
+                mu = [a for a, _ in stats]
+                se = [0 if math.isnan(b) else b for _, b in stats]
+                ax.plot(xs, mu, "-o", ms=2.5, color=COLOURS[m], label=m, lw=1.4)
+                ax.fill_between(xs, [a - b for a, b in zip(mu, se)], [a + b for a, b in zip(mu, se)],
+                                color=COLOURS[m], alpha=0.18, lw=0)
+            ax.set_xlabel("training step")
+            ax.set_ylabel(label)
+            if log:
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+        axes[0, 0].legend(ncol=4, fontsize=8)
+        fig.suptitle(f"Learning curves on {data} (mean ± s.e. over seeds, shaded); {len({r['run'] for r in curves})} runs;"
+                     " lines at 100 % overlap; MSE below 1e-5 drawn at 1e-5", fontsize=10)
+        fig.tight_layout()
+        path = out / "learning_curves.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        made.append(path)
+    return made
+
+
+def publish(paths: list[Path], folder: Path) -> None:
+    """The figures as small PNGs (256-colour palette) in `folder`, named study_toy_<name>.png (for RESULTS.md)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        target = folder / f"study_toy_{path.name}"
+        Image.open(path).convert("RGB").quantize(colors=256).save(target, optimize=True)
+        print(f"wrote {target} ({target.stat().st_size // 1024} KiB)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path, help="the study's folder (train/, evaluate/, curves/, tables, figures)")
+    parser.add_argument("overrides", nargs="*", help="train overrides, e.g. trainer.max_steps=20000")
+    parser.add_argument("--no-train", action="store_true", help="evaluate OUT/train as it is")
+    parser.add_argument("--sweep", type=Path, help="evaluate this trained sweep instead of OUT/train")
+    parser.add_argument("--curve-every", type=int, default=1, help="curves: only step-N.ckpt with N a multiple")
+    parser.add_argument("--curve-metrics", default="[recon,modes]", help="evaluate's metrics= for the curves")
+    parser.add_argument("--evaluate", default="", help="evaluate overrides for both, e.g. 'n=500 inference.steps=100'")
+    parser.add_argument("--no-curves", action="store_true")
+    parser.add_argument("--publish", type=Path, help="also write the figures, small, here (benchmarks/figures)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="no training, no evaluation: the tables and figures from what OUT holds")
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sweep = args.sweep.resolve() if args.sweep else out / "train"
+    if not args.sweep and not args.no_train and not args.report_only:
+        train(out, args.overrides)
+    if not args.report_only:
+        extra = shlex.split(args.evaluate)
+        evaluate_final(sweep, out, extra)
+        if not args.no_curves:
+            evaluate_curves(sweep, out, args.curve_every, args.curve_metrics, extra)
+    final, curves = read_final(sweep, out), ([] if args.no_curves else read_curves(sweep, out))
+    write_csv(out / "runs.csv", final)
+    write_csv(out / "curves.csv", curves)
+    text = tables(final, curves)
+    (out / "study.md").write_text(text)
+    print(text)
+    made = figures(final, curves, out)
+    for path in made:
+        print(f"wrote {path}")
+    if args.publish:
+        publish(made, args.publish)
+    print(f"wrote {out / 'study.md'}, {out / 'runs.csv'}, {out / 'curves.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
