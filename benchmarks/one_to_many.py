@@ -115,10 +115,12 @@ def plot(results: list[dict], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, kind in zip(axes, ("generated", "real")):
-        for r in results:
+        for index, r in enumerate(results):
             row = r["kinds"][kind]
-            ax.scatter(row["norm"], row["spread"], s=14, alpha=0.7,
+            marker = "o" if r["latent_dim"] <= 8 else "^"  # the 2-D mixtures against images
+            ax.scatter(row["norm"], row["spread"], s=16, alpha=0.7, marker=marker, color=plt.cm.tab10(index % 10),
                        label=f"{r['model']} / {r['dataset']} (z {r['latent_dim']})")
+        ax.set_xscale("log")
         ax.set_yscale("log")
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         ax.axvline(1.0, color="grey", lw=0.8, ls=":")
