@@ -38,6 +38,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from latentcli.report import flatten
+
 Q1 = ["gan", "bigan", "ali", "alice", "veegan"]  # plain GAN (no inference) and four inference mechanisms
 Q3 = ["vae", "vaegan", "aae", "alice"]  # the VAE reference and the GAN-VAE hybrids
 ORDER = ["gan", "bigan", "ali", "alice", "veegan", "vae", "vaegan", "aae"]
@@ -66,16 +68,6 @@ def latentcli_bin() -> str:
 def quoted(path: Path) -> str:
     """A path as one Hydra value: job folders hold '=' and ',' (0_model=gan,seed=0)."""
     return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 # ---- running ------------------------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def resumed_config(saved: dict, cfg, overrides: list[str]):
 def _set_by(cfg, overrides: list[str]) -> dict:
     """{dotted key: resolved value} of every setting the command line's overrides give, hydra.* aside;
     a group choice (model=alice) gives every setting of its group."""
-    values = _leaves(OmegaConf.to_container(cfg, resolve=True))
+    values = flatten(OmegaConf.to_container(cfg, resolve=True))
     given = {}
     for override in OverridesParser.create().parse_overrides(overrides):
         key = override.key_or_group.lstrip("+~")
@@ -77,16 +77,6 @@ def _set_by(cfg, overrides: list[str]) -> dict:
             continue
         given.update({k: v for k, v in values.items() if k == key or k.startswith(key + ".")})
     return given
-
-
-def _leaves(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in tree.items():
-        if isinstance(v, dict):
-            out.update(_leaves(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _resume_state(cfg, out: Path) -> dict | None:
