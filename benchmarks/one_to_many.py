@@ -29,6 +29,7 @@ from omegaconf import OmegaConf
 
 from latentcli import invert, load_checkpoint
 from latentcli.data import build_dataset
+from latentcli.errors import UserError
 from latentcli.files import write_json
 
 
@@ -135,4 +136,7 @@ def plot(results: list[dict], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as err:  # a wrong checkpoint path or file: one line, not a traceback
+        raise SystemExit(f"one_to_many.py: error: {err}")
