@@ -12,15 +12,20 @@ import torch
 
 from latentcli.data.images import DEBIAN_FASHION_MNIST
 
-torch.set_num_threads(2)
+# `make test` runs two pytest workers (pytest-xdist) on this 2-core machine, one thread each, and the runs they
+# start in subprocesses take one thread too: two busy workers with a thread per core each ran far slower.
+THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+if THREADS == 1:
+    os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(THREADS)
 
 
 @pytest.fixture(autouse=True)
 def _threads_restored():
-    """Each test starts with the suite's 2 threads: a task run in this process (trainer.threads) or a test may set
+    """Each test starts with the suite's threads: a task run in this process (trainer.threads) or a test may set
     torch's thread count, and numerics that depend on it (a solver's step count) must not depend on test order."""
     yield
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
 
 # Small, fast settings for a real end-to-end run on grid25 (seconds on 2 CPU cores).
 TINY_TOY = [
