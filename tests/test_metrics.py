@@ -96,6 +96,20 @@ def test_feature_classifier_is_cached_per_data_content_not_per_name(tmp_path, mo
     assert sorted(p.stem for p in (tmp_path / "classifiers").iterdir()) == sorted([first, other])
 
 
+def test_the_feature_classifier_is_the_same_whoever_trains_it_first(tmp_path, monkeypatch):
+    """The cache key names one classifier: an evaluation with another seed, or another random state, that
+    trains it first must train the same one, or two runs' FIDs with one key would be measured differently."""
+    trained = []
+    for folder, seed in (("a", 0), ("b", 1)):
+        monkeypatch.setenv("LATENTCLI_CACHE", str(tmp_path / folder))
+        torch.manual_seed(seed)
+        classifier, _, key = feature_classifier(image_data(0), steps=3)
+        trained.append((key, classifier.state_dict()))
+    (key_a, weights_a), (key_b, weights_b) = trained
+    assert key_a == key_b
+    assert all(torch.equal(weights_a[name], weights_b[name]) for name in weights_a)
+
+
 def circle(n: int, centre: float = 0.0, turn: float = 0.0) -> torch.Tensor:
     """n points evenly spaced on the unit circle around (centre, 0), turned by `turn` steps: every point's
     two nearest neighbours lie one step away, so with k = 2 every k-NN ball has the one-step radius."""

@@ -86,9 +86,14 @@ def classifier_key(data, steps: int) -> str:
     return f"{info.name}_{'x'.join(map(str, info.shape))}_{steps}_{digest.hexdigest()[:16]}"
 
 
-def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifier, float, str]:
+CLASSIFIER_SEED = 0  # not the evaluation's seed: the key then names one classifier, and FIDs stay comparable
+
+
+def feature_classifier(data, steps: int) -> tuple[FeatureClassifier, float, str]:
     """The dataset's classifier (eval mode, CPU), its test accuracy and its cache key (classifier_key):
-    from the cache, else trained now."""
+    from the cache, else trained now, always from CLASSIFIER_SEED, so that the classifier is a function of
+    its key alone whichever evaluation (and whichever `seed=`) trains it first."""
+    seed = CLASSIFIER_SEED
     info = data.info
     if info.kind != "image":
         raise UserError(f"metrics=[quality] needs images; {info.name} holds points")
@@ -98,16 +103,18 @@ def feature_classifier(data, steps: int, seed: int = 0) -> tuple[FeatureClassifi
     num_classes = int(y_train.max()) + 1
     key = classifier_key(data, steps)
     path = cache_dir() / "classifiers" / f"{key}.pt"
-    classifier = FeatureClassifier(info.shape, num_classes)
     if path.is_file():
         saved = ckpt_io.load(path)
+        classifier = FeatureClassifier(info.shape, num_classes)
         classifier.load_state_dict(saved["model"])
         return classifier.eval(), saved["test_accuracy"], key
-    train = TensorPairs(data.train.stored, y_train)
-    torch.manual_seed(seed)
-    trainer = Trainer(TrainerConfig(max_steps=steps, device="cpu", tensorboard=False, log_every=100),
-                      in_memory=True, desc=f"feature classifier for {info.name}")
-    trainer.fit(classifier, lambda start: batch_stream(train, min(128, len(train)), seed, start))
+    with torch.random.fork_rng(devices=[]):  # the evaluation's own random stream goes on untouched
+        torch.manual_seed(seed)  # before the layers are made: their initial weights too
+        classifier = FeatureClassifier(info.shape, num_classes)
+        train = TensorPairs(data.train.stored, y_train)
+        trainer = Trainer(TrainerConfig(max_steps=steps, device="cpu", tensorboard=False, log_every=100),
+                          in_memory=True, desc=f"feature classifier for {info.name}")
+        trainer.fit(classifier, lambda start: batch_stream(train, min(128, len(train)), seed, start))
     classifier.eval()
     test_accuracy = accuracy(classifier, data.test.x, info.class_labels(data.test.y))
     ckpt_io.save_atomic({"format_version": 1, "model": classifier.state_dict(), "test_accuracy": test_accuracy,
@@ -211,7 +218,7 @@ def evaluate(ctx) -> dict:
     options = ctx.cfg.quality
     weights = options.get("inception_weights")
     inception = InceptionFeatures(weights) if weights else None  # a wrong file is refused before any work
-    classifier, test_accuracy, key = feature_classifier(ctx.data, int(options.classifier_steps), ctx.cfg.seed)
+    classifier, test_accuracy, key = feature_classifier(ctx.data, int(options.classifier_steps))
     real = ctx.test.x
     fake = ctx.samples[:len(real)]  # as many samples as real images, or all there are
     if inception is not None:
