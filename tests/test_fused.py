@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 import torch
@@ -276,6 +277,8 @@ def test_kill_9_of_a_fused_group_then_resume_auto_equals_an_uninterrupted_run(tm
     proc.wait()
     out = run_cli(*_fused_sweep(killed, steps, "resume=auto"), env=env)
     assert "resuming" in out.stdout
+    since = re.search(r"member-steps/s since step (\d+)\)", out.stdout)  # this process's rate, not from step 0
+    assert since and 0 < int(since.group(1)) < steps, out.stdout
     jobs = sorted(p.name for p in fused_straight.iterdir() if p.is_dir())
     assert len(jobs) == 3
     for job in jobs:

@@ -88,5 +88,6 @@ class TrainState:
 class TrainResult:
     step: int
     stopped_by: str  # max_steps | max_seconds | converged | SIGTERM | SIGUSR2 | SIGINT
-    seconds: float
+    seconds: float  # of this call's loop, from start_step (a resumed run's earlier steps are not in it)
     last_logs: dict[str, float] = field(default_factory=dict)
+    start_step: int = 0

@@ -61,6 +61,7 @@ class Trainer:
         Trainer opens its own in run_dir (TensorBoard as cfg.tensorboard says)."""
         cfg = self.cfg
         state = self._start(model, resume)
+        start_step = state.step
         batches = make_batches(state.step)
         progress = self._progress(state.step, logger)
         converges = isinstance(model, Converging)
@@ -87,7 +88,8 @@ class Trainer:
         finally:
             progress.close(state.step, converged=stopped_by == "converged")
         self._finish(state, signals)
-        return TrainResult(state.step, stopped_by or "max_steps", time.monotonic() - start, progress.last_logs)
+        return TrainResult(state.step, stopped_by or "max_steps", time.monotonic() - start, progress.last_logs,
+                           start_step)
 
     def _start(self, model, resume: dict | None) -> TrainState:
         """The model on its device with its optimisers, EMA and scaler, restored from `resume` if given."""

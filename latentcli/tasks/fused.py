@@ -75,8 +75,10 @@ def train_group(runs: list[PreparedRun]) -> None:
         for run in runs:
             if run.logger is not None:
                 run.logger.close()
+    steps_now = result.step - result.start_step  # a resumed group's earlier steps ran in another process
     print(f"fused group of {len(runs)}: stopped by {result.stopped_by} at step {result.step} after "
-          f"{result.seconds:.1f} s ({len(runs) * result.step / max(result.seconds, 1e-9):.0f} member-steps/s)")
+          f"{result.seconds:.1f} s ({len(runs) * steps_now / max(result.seconds, 1e-9):.0f} member-steps/s"
+          f"{f' since step {result.start_step}' if result.start_step else ''})")
     interrupted = result.stopped_by in STOP_SIGNALS
     for m, run in enumerate(runs):
         failed = members[m].failed
