@@ -131,10 +131,10 @@ def test_table_warns_of_a_misspelt_column(tmp_path):
 
 
 def test_study_toy_trains_evaluates_every_checkpoint_and_tests_the_models(tmp_path):
-    """benchmarks/study_toy.py (issue 23) end to end at a tiny budget: the preset's sweep with command-line models
+    """benchmarks/study.py (issue 23) on the 2-D data end to end at a tiny budget: the preset's sweep with command-line models
     and seeds, the final and the intermediate checkpoints evaluated, the tables, the tests and the figures; run
     again, it evaluates nothing twice."""
-    script = TABLE.parent / "study_toy.py"
+    script = TABLE.parent / "study.py"
     tiny = ["model=gan,bigan", "seed=0,1", "dataset.n_train=2048", "dataset.n_test=256", "batch_size=64",
             "model.width=32", "trainer.max_steps=4", "trainer.checkpoint_every=2", "trainer.device=cpu"]
     small = "n=50 n_samples=200 latent.n=20 inference.steps=5 inference.progress=false device=cpu"

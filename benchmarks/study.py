@@ -1,21 +1,29 @@
-"""Issue 23, Q1 and Q3 on the 2-D data: sample quality against the accuracy of inferred latents.
+"""Issue 23, Q1 and Q3: sample quality against the accuracy of inferred latents, one study per data kind.
 
-    python benchmarks/study_toy.py OUT [train overrides ...]     # train (or continue), evaluate, curves, figures
-    python benchmarks/study_toy.py OUT --no-train                # OUT/train exists: evaluate it (no training)
-    python benchmarks/study_toy.py OUT --sweep DIR               # evaluate a sweep trained elsewhere
-    python benchmarks/study_toy.py OUT --report-only             # tables and figures again from OUT's evaluations
-    ... --publish benchmarks/figures                              # also small copies of the figures for RESULTS.md
+    python benchmarks/study.py OUT [train overrides ...]               # the 2-D study (experiment=study_toy)
+    python benchmarks/study.py OUT --protocol fmnist [overrides ...]   # Fashion-MNIST (experiment=study_fmnist)
+    python benchmarks/study.py OUT --no-train                # OUT/train exists: evaluate it (no training)
+    python benchmarks/study.py OUT --sweep DIR               # evaluate a sweep trained elsewhere
+    python benchmarks/study.py OUT --report-only             # tables and figures again from OUT's evaluations
+    ... --publish benchmarks/figures                          # also small copies of the figures for RESULTS.md
 
-1. Trains `latentcli train -m experiment=study_toy hydra.sweep.dir=OUT/train resume=auto [overrides]`
-   (configs/experiment/study_toy.yaml: 8 models x 5 seeds on grid25, fused per model, every checkpoint kept);
-   rerunning the same command continues a killed sweep (resume=auto) and skips what is evaluated already.
-2. Evaluates the final checkpoints: `latentcli evaluate sweep=OUT/train hydra.run.dir=OUT/evaluate` (recon, latent
-   and modes, latentcli's defaults on 2-D data; gan inverted by optimisation, the others by their encoders).
+1. Trains `latentcli train -m experiment=PRESET hydra.sweep.dir=OUT/train resume=auto [overrides]`
+   (configs/experiment/study_toy.yaml: 8 models x 5 seeds on grid25, fused per model; study_fmnist.yaml: the same
+   8 models x 3 seeds on Fashion-MNIST; every checkpoint kept); rerunning the same command continues a killed
+   sweep (resume=auto) and skips what is evaluated already.
+2. Evaluates the final checkpoints: `latentcli evaluate sweep=OUT/train hydra.run.dir=OUT/evaluate` (the
+   protocol's metrics; gan inverted by optimisation, the others by their encoders).
 3. Evaluates every intermediate step-N.ckpt with the same code (`latentcli.cli.main(["evaluate", "ckpt=..."])`,
    in this process) into OUT/curves/<run>/step-N/.
 4. Writes OUT/study.md (the tables, Welch's t-tests over seeds, the plateau test), OUT/runs.csv (one row per run)
    and OUT/curves.csv, and the figures OUT/q1_quality_vs_inference.png, OUT/q3_hybrids.png,
    OUT/learning_curves.png.
+
+The protocols (PROTOCOLS below): on 2-D mixtures, sample quality is the share of high-quality samples (PacGAN's),
+inference accuracy the share of test points reconstructed into their own mode, the reconstruction MSE and the
+latent error; on images, sample quality is the FID in the feature space of latentcli's own classifier (lower is
+better; not comparable with Inception FIDs), inference accuracy the reconstruction MSE, the accuracy of a logistic
+probe on the inferred latents (beside the same probe on raw pixels, the baseline) and the latent error.
 
 Statistics: mean ± standard error over seeds; "X beats Y" is Welch's t-test (scipy.stats.ttest_ind,
 equal_var=False, two-sided) on the per-seed values; "seeds disagree" where some seed of the loser beats some seed
@@ -36,6 +44,7 @@ import re
 import shlex
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from latentcli.report import flatten
@@ -45,17 +54,93 @@ Q3 = ["vae", "vaegan", "aae", "alice"]  # the VAE reference and the GAN-VAE hybr
 ORDER = ["gan", "bigan", "ali", "alice", "veegan", "vae", "vaegan", "aae"]
 COLOURS = {"gan": "#444444", "bigan": "#1f77b4", "ali": "#ff7f0e", "alice": "#2ca02c", "veegan": "#d62728",
            "vae": "#9467bd", "vaegan": "#8c564b", "aae": "#e377c2"}
-# (key in metrics.json, column name, scale, higher is better)
-METRICS = [
-    ("modes.high_quality_fraction", "HQ %", 100, True),
-    ("modes.modes_covered", "modes >= 1 HQ", 1, True),
-    ("modes.modes_covered_20", "modes >= 20", 1, True),
-    ("modes.reconstructed_into_own_mode", "own-mode recon %", 100, True),
-    ("recon.mse", "recon MSE", 1, False),
-    ("latent.latent_error_mean", "latent rel. error", 1, False),
-    ("latent.regeneration_mse", "regeneration MSE", 1, False),
-    ("recon.inversion_ms_per_item", "inversion ms/point", 1, False),
-]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What one study measures: the preset it trains, the metrics.json keys it reads (key, column name, scale,
+    higher is better), the quality key (the figures' y axis), the three accuracy keys (their x axes: key, label,
+    scale, log), the pairs it tests, what the learning curves evaluate and draw, and a baseline drawn on an
+    accuracy axis where one applies (metrics.json key of the same measure on raw pixels)."""
+
+    preset: str
+    dataset: str  # the preset's dataset (another one, e.g. dataset=ring8, is named in the published figures)
+    metrics: list
+    quality: str
+    quality_axis: str
+    accuracy: list
+    comparisons: list
+    curve_metrics: str
+    curve_keys: list  # (key, label, scale, log): the four panels of the learning curves; the first three: plateau test
+    baselines: dict = field(default_factory=dict)  # accuracy key -> the same measure on raw pixels
+
+
+def _pairs(quality: str, accuracy: list[str], extra: list[str]) -> list:
+    """Q1: what each inference mechanism costs in quality against gan and buys in accuracy, and the mechanisms
+    against each other; Q3: the hybrids against the VAE (inference) and the GAN (quality)."""
+    return [
+        *[(m, "gan", k) for m in ["bigan", "ali", "alice", "veegan"] for k in (quality, *extra, *accuracy)],
+        *[("alice", "bigan", k) for k in (quality, *accuracy)],
+        *[("alice", "ali", k) for k in (*accuracy, quality)], ("bigan", "ali", accuracy[-1]),
+        ("veegan", "bigan", accuracy[-1]), ("veegan", "bigan", quality),
+        *[(m, "vae", k) for m in ["vaegan", "aae", "alice"] for k in (quality, *extra, *accuracy)],
+        *[(m, "gan", quality) for m in ["vae", "vaegan", "aae"]],
+    ]
+
+
+TOY = Protocol(
+    preset="study_toy",
+    dataset="grid25",
+    metrics=[("modes.high_quality_fraction", "HQ %", 100, True),
+             ("modes.modes_covered", "modes >= 1 HQ", 1, True),
+             ("modes.modes_covered_20", "modes >= 20", 1, True),
+             ("modes.reconstructed_into_own_mode", "own-mode recon %", 100, True),
+             ("recon.mse", "recon MSE", 1, False),
+             ("latent.latent_error_mean", "latent rel. error", 1, False),
+             ("latent.regeneration_mse", "regeneration MSE", 1, False),
+             ("recon.inversion_ms_per_item", "inversion ms/point", 1, False)],
+    quality="modes.high_quality_fraction",
+    quality_axis="high-quality samples (%)",
+    accuracy=[("modes.reconstructed_into_own_mode", "real test points reconstructed into their own mode (%)", 100, False),
+              ("recon.mse", "reconstruction MSE of test points, G(E(x))\n(log, lower is better; < 1e-5 drawn at 1e-5)",
+               1, True),
+              ("latent.latent_error_mean",
+               "latent recovery of generated points:\n||z - E(G(z))|| / ||z|| (lower is better; 1 = guessing 0)", 1, False)],
+    comparisons=_pairs("modes.high_quality_fraction", ["modes.reconstructed_into_own_mode", "recon.mse"],
+                       ["modes.modes_covered"]),
+    curve_metrics="[recon,modes]",
+    curve_keys=[("modes.high_quality_fraction", "high-quality samples (%)", 100, False),
+                ("modes.reconstructed_into_own_mode", "own-mode reconstructions (%)", 100, False),
+                ("recon.mse", "reconstruction MSE (log)", 1, True),
+                ("modes.modes_covered", "modes covered (>= 1 HQ sample)", 1, False)],
+)
+FMNIST = Protocol(
+    preset="study_fmnist",
+    dataset="fashion_mnist",
+    metrics=[("quality.fid", "FID (classifier)", 1, False),
+             ("quality.precision", "precision", 1, True),
+             ("quality.recall", "recall", 1, True),
+             ("recon.mse", "recon MSE", 1, False),
+             ("probe.latent.logistic", "probe on z %", 100, True),
+             ("probe.pixels.logistic", "probe on pixels %", 100, True),
+             ("latent.latent_error_mean", "latent rel. error", 1, False),
+             ("recon.inversion_ms_per_item", "inversion ms/image", 1, False)],
+    quality="quality.fid",
+    quality_axis="FID in the classifier's features (lower, up, is better)",
+    accuracy=[("probe.latent.logistic", "logistic probe on the inferred latents of test images:\naccuracy (%; "
+               "the same probe on pixels: dashed)", 100, False),
+              ("recon.mse", "reconstruction MSE of test images, G(E(x)) (log, lower is better)", 1, True),
+              ("latent.latent_error_mean",
+               "latent recovery of generated images:\n||z - E(G(z))|| / ||z|| (lower is better; 1 = guessing 0)", 1, False)],
+    comparisons=_pairs("quality.fid", ["probe.latent.logistic", "recon.mse"], ["quality.recall"]),
+    curve_metrics="[recon,quality]",
+    curve_keys=[("quality.fid", "FID, classifier features (log; lower is better)", 1, True),
+                ("recon.mse", "reconstruction MSE (log)", 1, True),
+                ("quality.recall", "recall", 1, False),
+                ("quality.precision", "precision", 1, False)],
+    baselines={"probe.latent.logistic": "probe.pixels.logistic"},
+)
+PROTOCOLS = {"toy": TOY, "fmnist": FMNIST}
 LABEL_OFFSET = {"alice": (-8, -14), "aae": (6, -10)}  # apart from ali's and vae's labels, which lie close by
 STEP = re.compile(r"step-(\d+)\.ckpt$")
 
@@ -73,13 +158,15 @@ def quoted(path: Path) -> str:
 # ---- running ------------------------------------------------------------------------------------------------------
 
 
-def train(out: Path, overrides: list[str]) -> None:
-    cmd = [latentcli_bin(), "train", "-m", "experiment=study_toy", f"hydra.sweep.dir={out / 'train'}", "resume=auto",
+def train(out: Path, protocol: Protocol, overrides: list[str]) -> None:
+    cmd = [latentcli_bin(), "train", "-m", f"experiment={protocol.preset}", f"hydra.sweep.dir={out / 'train'}", "resume=auto",
            *overrides]
     print("+", " ".join(cmd), flush=True)
     rc = subprocess.call(cmd)
+    if rc and not (out / "train").is_dir():
+        raise SystemExit(f"study: training ended with status {rc} and trained nothing (its message is above)")
     if rc:
-        print(f"study_toy: training ended with status {rc}; evaluating what is there", file=sys.stderr)
+        print(f"study: training ended with status {rc}; evaluating what is there", file=sys.stderr)
 
 
 def runs_of(sweep: Path) -> list[Path]:
@@ -90,7 +177,9 @@ def runs_of(sweep: Path) -> list[Path]:
 def evaluate_final(sweep: Path, out: Path, extra: list[str]) -> None:
     cmd = [latentcli_bin(), "evaluate", f"sweep={sweep}", f"hydra.run.dir={out / 'evaluate'}", *extra]
     print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    rc = subprocess.call(cmd)
+    if rc:
+        raise SystemExit(f"study: evaluating {sweep} ended with status {rc} (its message is above)")
 
 
 def evaluate_curves(sweep: Path, out: Path, every: int, metrics: str, extra: list[str]) -> None:
@@ -114,7 +203,7 @@ def evaluate_curves(sweep: Path, out: Path, every: int, metrics: str, extra: lis
             cli.main(["evaluate", f"ckpt={quoted(ckpt)}", f"hydra.run.dir={quoted(target)}", f"metrics={metrics}", *extra])
         if not (target / "metrics.json").is_file():
             print(quiet.getvalue()[-2000:], file=sys.stderr)
-            raise SystemExit(f"study_toy: evaluating {ckpt} wrote no metrics.json")
+            raise SystemExit(f"study: evaluating {ckpt} wrote no metrics.json")
         if i % 20 == 0 or i == len(todo):
             print(f"  [{i}/{len(todo)}] {name} step {step}", flush=True)
 
@@ -129,7 +218,7 @@ def model_and_seed(run_dir: Path) -> tuple[str, int]:
     return model, seed
 
 
-def read_final(sweep: Path, out: Path) -> list[dict]:
+def read_final(sweep: Path, out: Path, protocol: Protocol) -> list[dict]:
     rows = []
     for run in runs_of(sweep):
         m = out / "evaluate" / run.name / "metrics.json"
@@ -139,18 +228,18 @@ def read_final(sweep: Path, out: Path) -> list[dict]:
         model, seed = model_and_seed(run)
         rows.append({"run": run.name, "model": model, "seed": seed, "dataset": metrics["dataset"],
                      "step": metrics["step"], "inference": metrics["inference"],
-                     **{k: metrics.get(k) for k, *_ in METRICS}})
+                     **{k: metrics.get(k) for k, *_ in protocol.metrics}})
     return rows
 
 
-def read_curves(sweep: Path, out: Path) -> list[dict]:
+def read_curves(sweep: Path, out: Path, protocol: Protocol) -> list[dict]:
     rows = []
     for run in runs_of(sweep):
         model, seed = model_and_seed(run)
         for m in sorted((out / "curves" / run.name).glob("step-*/metrics.json")):
             metrics = flatten(json.loads(m.read_text()))
             rows.append({"run": run.name, "model": model, "seed": seed, "step": metrics["step"],
-                         **{k: metrics.get(k) for k, *_ in METRICS}})
+                         **{k: metrics.get(k) for k, *_ in protocol.metrics}})
     return rows
 
 
@@ -223,23 +312,6 @@ def comparison(rows: list[dict], x: str, y: str, key: str, label: str, scale: fl
             f"{agree} |")
 
 
-COMPARISONS = [
-    # Q1: what inference costs in quality (against gan) and buys in accuracy
-    *[(m, "gan", k) for m in ["bigan", "ali", "alice", "veegan"] for k in ("modes.high_quality_fraction",
-                                                                           "modes.modes_covered")],
-    *[(m, "gan", k) for m in ["bigan", "ali", "alice", "veegan"] for k in ("modes.reconstructed_into_own_mode",
-                                                                           "recon.mse")],
-    *[("alice", "bigan", k) for k in ("modes.high_quality_fraction", "modes.reconstructed_into_own_mode", "recon.mse")],
-    ("alice", "ali", "modes.reconstructed_into_own_mode"), ("alice", "ali", "recon.mse"),
-    ("alice", "ali", "modes.high_quality_fraction"), ("bigan", "ali", "recon.mse"),
-    ("veegan", "bigan", "recon.mse"), ("veegan", "bigan", "modes.high_quality_fraction"),
-    # Q3: the hybrids against the VAE (inference) and the GAN (quality)
-    *[(m, "vae", k) for m in ["vaegan", "aae", "alice"] for k in ("modes.high_quality_fraction", "modes.modes_covered",
-                                                                  "recon.mse", "modes.reconstructed_into_own_mode")],
-    *[(m, "gan", "modes.high_quality_fraction") for m in ["vae", "vaegan", "aae"]],
-]
-
-
 def plateau(curves: list[dict], model: str, key: str) -> tuple[int, int, float, float, float] | None:
     """(step at 3/4, last step, mean change from it to the last, its s.e., paired t-test p) for one model."""
     from scipy.stats import ttest_rel
@@ -264,33 +336,33 @@ def plateau(curves: list[dict], model: str, key: str) -> tuple[int, int, float, 
     return three_q, last, m, s, p
 
 
-def tables(final: list[dict], curves: list[dict]) -> str:
+def tables(final: list[dict], curves: list[dict], protocol: Protocol) -> str:
     models = [m for m in ORDER if any(r["model"] == m for r in final)]
     datasets = sorted({r["dataset"] for r in final})
     if len(datasets) > 1:  # the tables group runs by model alone
-        raise SystemExit(f"study_toy: the sweep holds runs on {', '.join(datasets)}: one study folder per dataset")
+        raise SystemExit(f"study: the sweep holds runs on {', '.join(datasets)}: one study folder per dataset")
     lines = ["## Final checkpoints", "",
              "Mean ± s.e. over seeds (n = runs). gan is inverted by latent optimisation (`inference=auto`), the "
              "others by their encoders.", "",
-             "| model | runs | step | " + " | ".join(label for _, label, *_ in METRICS) + " |",
-             "| --- | ---: | ---: | " + " | ".join("---:" for _ in METRICS) + " |"]
+             "| model | runs | step | " + " | ".join(label for _, label, *_ in protocol.metrics) + " |",
+             "| --- | ---: | ---: | " + " | ".join("---:" for _ in protocol.metrics) + " |"]
     for m in models:
         steps = sorted({r["step"] for r in final if r["model"] == m})
         cells = [fmt(*mean_se(values(final, m, k)), scale) if values(final, m, k) else "n/a"
-                 for k, _, scale, _ in METRICS]
-        lines.append(f"| {m} | {len(values(final, m, 'modes.high_quality_fraction'))} | "
+                 for k, _, scale, _ in protocol.metrics]
+        lines.append(f"| {m} | {len(values(final, m, protocol.quality))} | "
                      f"{'/'.join(map(str, steps))} | " + " | ".join(cells) + " |")
-    lines += ["", "Per seed (HQ % / own-mode recon % / recon MSE):", ""]
+    info = {k: (label, scale, higher) for k, label, scale, higher in protocol.metrics}
+    shown = [protocol.quality, protocol.accuracy[0][0], "recon.mse"]
+    lines += ["", f"Per seed ({' / '.join(info[k][0] for k in shown)}):", ""]
     for m in models:
         per = sorted((r for r in final if r["model"] == m), key=lambda r: r["seed"])
-        lines.append(f"- {m}: " + "; ".join(
-            f"s{r['seed']} {100 * r['modes.high_quality_fraction']:.1f} / {100 * r['modes.reconstructed_into_own_mode']:.1f}"
-            f" / {r['recon.mse']:.3g}" for r in per))
+        lines.append(f"- {m}: " + "; ".join(f"s{r['seed']} " + " / ".join(
+            "n/a" if r[k] is None else f"{r[k] * info[k][1]:.3g}" for k in shown) for r in per))
     lines += ["", "## Comparisons: Welch's t-test over seeds (two-sided)", "",
               "| pair | metric | first | second | p | better (bold: p < 0.05) | seeds |",
               "| --- | --- | ---: | ---: | ---: | --- | --- |"]
-    info = {k: (label, scale, higher) for k, label, scale, higher in METRICS}
-    for x, y, k in COMPARISONS:
+    for x, y, k in protocol.comparisons:
         if x in models and y in models:
             lines.append(comparison(final, x, y, k, *info[k]))
     if curves:
@@ -299,7 +371,7 @@ def tables(final: list[dict], curves: list[dict]) -> str:
                   "direction: still improving.", "",
                   "| model | metric | from step | to step | change | p | verdict |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
         for m in models:
-            for k in ("modes.high_quality_fraction", "modes.reconstructed_into_own_mode", "recon.mse"):
+            for k, *_ in protocol.curve_keys[:3]:
                 label, scale, higher = info[k]
                 res = plateau(curves, m, k)
                 if res is None:
@@ -314,7 +386,7 @@ def tables(final: list[dict], curves: list[dict]) -> str:
 # ---- figures ------------------------------------------------------------------------------------------------------
 
 
-def scatter(ax, final, models, xkey, xscale, ykey="modes.high_quality_fraction", yscale=100, faded=(), floor=None):
+def scatter(ax, final, models, xkey, xscale, ykey, yscale, faded=(), floor=None):
     for m in models:
         xs = [v * xscale for v in values(final, m, xkey)]
         if floor is not None:
@@ -334,7 +406,7 @@ def scatter(ax, final, models, xkey, xscale, ykey="modes.high_quality_fraction",
                     color="#888888" if m in faded else "black")
 
 
-def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
+def figures(final: list[dict], curves: list[dict], out: Path, protocol: Protocol) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -345,21 +417,25 @@ def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
     steps = sorted({r["step"] for r in final})
     data = "/".join(sorted({r["dataset"] for r in final}))
     budget = f"{data}, {'/'.join(f'{s:,}' for s in steps)} steps, {len(final)} runs; mean ± s.e. over seeds"
+    yscale, higher_quality = next((scale, higher) for k, _, scale, higher in protocol.metrics if k == protocol.quality)
 
     def panels(title, highlight, path):
         faded = [m for m in models if m not in highlight]
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
         drawn = faded + [m for m in models if m in highlight]
-        scatter(axes[0], final, drawn, "modes.reconstructed_into_own_mode", 100, faded=faded)
-        axes[0].set_xlabel("real test points reconstructed into their own mode (%)")
-        scatter(axes[1], final, drawn, "recon.mse", 1, faded=faded, floor=1e-5)
-        axes[1].set_xscale("log")
-        axes[1].set_xlabel("reconstruction MSE of test points, G(E(x))\n(log, lower is better; < 1e-5 drawn at 1e-5)")
-        scatter(axes[2], final, drawn, "latent.latent_error_mean", 1, faded=faded)
-        axes[2].set_xlabel("latent recovery of generated points:\n||z - E(G(z))|| / ||z|| (lower is better; 1 = guessing 0)")
-        for ax in axes:
-            ax.set_ylabel("high-quality samples (%)")
+        for ax, (key, label, scale, log) in zip(axes, protocol.accuracy):
+            scatter(ax, final, drawn, key, scale, protocol.quality, yscale, faded=faded, floor=1e-5 if log else None)
+            if log:
+                ax.set_xscale("log")
+            ax.set_xlabel(label)
+            baseline = [float(r[protocol.baselines[key]]) * scale for r in final
+                        if key in protocol.baselines and r.get(protocol.baselines[key]) is not None]
+            if baseline:
+                ax.axvline(mean_se(baseline)[0], color="black", ls="--", lw=1, label="raw pixels")
+            ax.set_ylabel(protocol.quality_axis)
             ax.grid(alpha=0.3)
+            if not higher_quality:
+                ax.invert_yaxis()  # better samples up on every study's figure
         fig.suptitle(f"{title}\n{budget}", fontsize=10)
         fig.tight_layout()
         fig.savefig(path, dpi=90)
@@ -372,10 +448,7 @@ def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
            Q3 + ["gan"], out / "q3_hybrids.png")
 
     if curves:
-        keys = [("modes.high_quality_fraction", "high-quality samples (%)", 100, False),
-                ("modes.modes_covered", "modes covered (>= 1 HQ sample)", 1, False),
-                ("modes.reconstructed_into_own_mode", "own-mode reconstructions (%)", 100, False),
-                ("recon.mse", "reconstruction MSE (log)", 1, True)]
+        keys = protocol.curve_keys
         fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
         for ax, (key, label, scale, log) in zip(axes.flat, keys):
             for m in models:
@@ -406,13 +479,15 @@ def figures(final: list[dict], curves: list[dict], out: Path) -> list[Path]:
     return made
 
 
-def publish(paths: list[Path], folder: Path) -> None:
-    """The figures as small PNGs (256-colour palette) in `folder`, named study_toy_<name>.png (for RESULTS.md)."""
+def publish(paths: list[Path], folder: Path, protocol: Protocol, dataset: str) -> None:
+    """The figures as small PNGs (256-colour palette) in `folder`, named <preset>_<figure>.png, or
+    <preset>_<dataset>_<figure>.png for a dataset other than the preset's (for RESULTS.md)."""
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
+    prefix = protocol.preset if dataset == protocol.dataset else f"{protocol.preset}_{dataset}"
     for path in paths:
-        target = folder / f"study_toy_{path.name}"
+        target = folder / f"{prefix}_{path.name}"
         Image.open(path).convert("RGB").quantize(colors=256).save(target, optimize=True)
         print(f"wrote {target} ({target.stat().st_size // 1024} KiB)")
 
@@ -422,38 +497,42 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="the study's folder (train/, evaluate/, curves/, tables, figures)")
     parser.add_argument("overrides", nargs="*", help="train overrides, e.g. trainer.max_steps=20000")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="toy",
+                        help="toy: experiment=study_toy (2-D data); fmnist: experiment=study_fmnist")
     parser.add_argument("--no-train", action="store_true", help="evaluate OUT/train as it is")
     parser.add_argument("--sweep", type=Path, help="evaluate this trained sweep instead of OUT/train")
     parser.add_argument("--curve-every", type=int, default=1, help="curves: only step-N.ckpt with N a multiple")
-    parser.add_argument("--curve-metrics", default="[recon,modes]", help="evaluate's metrics= for the curves")
+    parser.add_argument("--curve-metrics", help="evaluate's metrics= for the curves (default: the protocol's)")
     parser.add_argument("--evaluate", default="", help="evaluate overrides for both, e.g. 'n=500 inference.steps=100'")
     parser.add_argument("--no-curves", action="store_true")
     parser.add_argument("--publish", type=Path, help="also write the figures, small, here (benchmarks/figures)")
     parser.add_argument("--report-only", action="store_true",
                         help="no training, no evaluation: the tables and figures from what OUT holds")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options before, between or after the overrides
+    protocol = PROTOCOLS[args.protocol]
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     sweep = args.sweep.resolve() if args.sweep else out / "train"
     if not args.sweep and not args.no_train and not args.report_only:
-        train(out, args.overrides)
+        train(out, protocol, args.overrides)
     if not args.report_only:
         extra = shlex.split(args.evaluate)
         evaluate_final(sweep, out, extra)
         if not args.no_curves:
-            evaluate_curves(sweep, out, args.curve_every, args.curve_metrics, extra)
-    final, curves = read_final(sweep, out), ([] if args.no_curves else read_curves(sweep, out))
+            evaluate_curves(sweep, out, args.curve_every, args.curve_metrics or protocol.curve_metrics, extra)
+    final = read_final(sweep, out, protocol)
+    curves = [] if args.no_curves else read_curves(sweep, out, protocol)
     write_csv(out / "runs.csv", final)
     write_csv(out / "curves.csv", curves)
-    text = tables(final, curves)
+    text = tables(final, curves, protocol)
     (out / "study.md").write_text(text)
     print(text)
-    made = figures(final, curves, out)
+    made = figures(final, curves, out, protocol)
     for path in made:
         print(f"wrote {path}")
     if args.publish:
-        publish(made, args.publish)
+        publish(made, args.publish, protocol, "/".join(sorted({r["dataset"] for r in final})))
     print(f"wrote {out / 'study.md'}, {out / 'runs.csv'}, {out / 'curves.csv'}")
     return 0
 
