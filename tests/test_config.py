@@ -82,7 +82,7 @@ def test_train_help_lists_the_paper_presets_and_the_variant_group():
     lines = task_help("train").splitlines()
     experiment = next(line for line in lines if line.startswith("  experiment: "))
     assert experiment == ("  experiment: fmnist_anomaly, fmnist_inference, paper/alice_toy, paper/bigan_mnist, "
-                          "paper/pacgan_grid25, paper/pacgan_ring8, paper/veegan_grid25, paper/veegan_ring8, speed, study_toy, "
+                          "paper/pacgan_grid25, paper/pacgan_ring8, paper/veegan_grid25, paper/veegan_ring8, speed, study_fmnist, study_toy, "
                           "toy_modes  (default: none)")
     assert ("  +variant: ali, gan, pacgan2, pacgan3, pacgan4  (a paper preset's arm, with experiment=paper/NAME)"
             in lines)
