@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from latentcli.config import TrainerConfig, typed
 from latentcli.data import batch_stream, build_dataset
-from latentcli.engine.fused import FusedTrainer, Member
+from latentcli.engine.fused import FusedTrainer, Member, MemberScaler
 from latentcli.engine.members import stack_models
 from latentcli.engine.trainer import Trainer
 from latentcli.models import build_model
@@ -197,6 +197,56 @@ def test_a_failing_member_fails_alone_and_keeps_no_bad_checkpoint(tmp_path):
     assert (tmp_path / "member0" / "checkpoints" / "last.ckpt").exists()
     _, healthy = fit_fused(cfg, [0, 1, 2], 20, tmp_path / "healthy")
     assert equal_weights(models[0], healthy[0]) and equal_weights(models[2], healthy[2])
+
+
+def enable_fp16_loss_scaling(monkeypatch, growth_interval: int = 3) -> None:
+    """fp16's loss scaling switched on for the CPU (where autocast stays fp32): in separate runs torch's
+    GradScaler, in fused groups one scale per member; each doubles after `growth_interval` clean updates."""
+    monkeypatch.setattr(Trainer, "_grad_scaler",
+                        lambda self: torch.amp.GradScaler("cpu", enabled=True, growth_interval=growth_interval))
+    monkeypatch.setattr(FusedTrainer, "_grad_scaler", lambda self: MemberScaler(
+        len(self.members), self.device, enabled=True, growth_interval=growth_interval))
+
+
+def test_under_fp16_loss_scaling_members_match_their_separate_runs_and_save_their_own_scale(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    enable_fp16_loss_scaling(monkeypatch)
+    cfg = compose_train(["model=bigan", *TOY])
+    _, models = fit_fused(cfg, [0, 1], 12, tmp_path)
+    assert largest_difference(models[1], fit_separate(cfg, 1, 12)) < 1e-4
+    saved = torch.load(tmp_path / "member1" / "checkpoints" / "last.ckpt", weights_only=True)["scaler"]
+    assert saved["scale"] == 2.0 ** 16 * 2 ** (12 * 2 // 3)  # 24 clean updates (D and G each step): 8 doublings
+    torch.amp.GradScaler("cpu", enabled=True).load_state_dict(saved)  # a separate run's format
+
+
+def test_under_fp16_loss_scaling_a_members_overflow_skips_its_update_alone(tmp_path, monkeypatch):
+    """One GradScaler for the group would skip every member's step while member 1's gradients are not finite."""
+    torch.set_num_threads(1)
+    enable_fp16_loss_scaling(monkeypatch)
+    cfg = compose_train(["model=gan", *TOY])
+    trainer, models = fit_fused(cfg, [0, 1, 2], 12, tmp_path, break_member=1)
+    assert set(trainer.failed) == {1}
+    _, healthy = fit_fused(cfg, [0, 1, 2], 12, tmp_path / "healthy")
+    assert equal_weights(models[0], healthy[0]) and equal_weights(models[2], healthy[2])
+
+
+def test_member_scaler_keeps_an_overflowing_members_weights_and_moments_and_backs_off_its_scale_alone():
+    torch.manual_seed(0)
+    weight = torch.nn.Parameter(torch.randn(3, 4, 2))  # three members' weights
+    optimizer = torch.optim.Adam([weight], lr=0.1)
+    scaler = MemberScaler(3, torch.device("cpu"), enabled=True)
+    for step in range(2):
+        before = weight.detach().clone()
+        moments = {k: v.clone() for k, v in optimizer.state[weight].items()}
+        losses = (weight ** 2).sum((1, 2)) * torch.tensor([1.0, float("inf") if step else 1.0, 1.0])
+        optimizer.zero_grad()
+        scaler.scale(losses).sum().backward()
+        scaler.step(optimizer)
+        scaler.update()
+    assert torch.equal(weight[1], before[1])  # step 1: member 1 overflowed, its update skipped
+    assert torch.equal(optimizer.state[weight]["exp_avg"][1], moments["exp_avg"][1])
+    assert not torch.equal(weight[0], before[0]) and not torch.equal(weight[2], before[2])
+    assert scaler.scales.tolist() == [2.0 ** 16, 2.0 ** 15, 2.0 ** 16]
 
 
 def test_resume_of_a_fused_group_is_bitwise_equal_to_an_uninterrupted_run(tmp_path):

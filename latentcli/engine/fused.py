@@ -7,6 +7,7 @@ It is the Trainer's own loop (`Trainer.fit`); what differs is bookkeeping per me
 - a member whose loss goes non-finite stops alone: it keeps its last good checkpoint, is listed in
   `failed`, and its gradients are zeroed from then on; the group stops only when no member is left;
 - gradient clipping is per member (each member's own gradient norm);
+- fp16's loss scaling is per member (`MemberScaler`): one member's overflow skips that member's update alone;
 - members may differ in their learning rates (model.lr_g, model.lr_d, model.lr): the optimiser steps at the
   first member's rates, then each other member's update is rescaled to its own rate (`MemberRates`).
 """
@@ -86,6 +87,91 @@ class MemberRates:
         return optimizers
 
 
+class MemberScaler:
+    """fp16's loss scaling for a fused group, one scale per member. torch's GradScaler keeps one scale for all
+    parameters, so one member's overflow would skip every member's step and shrink every member's scale. Here
+    each member's loss is multiplied by its own scale and its gradients divided by it; a member whose gradients
+    overflowed keeps its weights and optimiser moments as they were (the optimiser's step count, shared by the
+    members, still counts the step), and its scale backs off while the others' grow, as GradScaler's rules say.
+    Disabled (not fp16), it scales nothing and steps the optimiser as it is."""
+
+    def __init__(self, members: int, device: torch.device, enabled: bool, init_scale: float = 2.0 ** 16,
+                 growth_factor: float = 2.0, backoff_factor: float = 0.5, growth_interval: int = 2000):
+        self.enabled = enabled
+        self.growth_factor, self.backoff_factor, self.growth_interval = growth_factor, backoff_factor, growth_interval
+        self.scales = torch.full((members,), float(init_scale), device=device)
+        self.growth_tracker = torch.zeros(members, dtype=torch.int32, device=device)
+        self.found_inf: torch.Tensor | None = None  # per member, for the optimiser now stepping
+
+    def is_enabled(self) -> bool:
+        return self.enabled
+
+    def scale(self, losses: torch.Tensor) -> torch.Tensor:
+        """The members' losses [M], each times its member's scale (in fp32)."""
+        return losses.float() * self.scales if self.enabled else losses
+
+    def unscale_(self, optimizer) -> None:
+        if not self.enabled or self.found_inf is not None:
+            return
+        inverse = self.scales.double().reciprocal().float()
+        found = torch.zeros_like(self.scales, dtype=torch.bool)
+        for p in _params_with_grad(optimizer):
+            found |= ~torch.isfinite(p.grad.flatten(1)).all(1)
+            p.grad.mul_(inverse.view(-1, *[1] * (p.grad.dim() - 1)).to(p.grad.dtype))
+        self.found_inf = found
+
+    def step(self, optimizer) -> None:
+        if not self.enabled:
+            optimizer.step()
+            return
+        self.unscale_(optimizer)
+        skipped = self.found_inf.nonzero().flatten().tolist()  # one host sync per step, as GradScaler's
+        if not skipped:
+            optimizer.step()
+            return
+        params = _params_with_grad(optimizer)
+        kept = {p: (p.detach()[skipped].clone(), {k: v[skipped].clone() for k, v in optimizer.state[p].items()
+                                                   if isinstance(v, torch.Tensor) and v.dim() > 0})
+                for p in params}
+        for p in params:
+            p.grad[skipped] = 0  # inf or NaN in a skipped member's slice would spread through the optimiser's maths
+        optimizer.step()
+        with torch.no_grad():
+            for p, (weights, moments) in kept.items():
+                p[skipped] = weights
+                for k, v in moments.items():
+                    optimizer.state[p][k][skipped] = v
+
+    def update(self) -> None:
+        if not self.enabled or self.found_inf is None:
+            return
+        found, self.found_inf = self.found_inf, None
+        tracker = torch.where(found, torch.zeros_like(self.growth_tracker), self.growth_tracker + 1)
+        grow = tracker >= self.growth_interval
+        self.scales = torch.where(found, self.scales * self.backoff_factor,
+                                  torch.where(grow, self.scales * self.growth_factor, self.scales))
+        self.growth_tracker = torch.where(grow, torch.zeros_like(tracker), tracker)
+
+    def state_dict(self) -> dict:
+        return {"scale": self.scales.clone(), "growth_factor": self.growth_factor,
+                "backoff_factor": self.backoff_factor, "growth_interval": self.growth_interval,
+                "_growth_tracker": self.growth_tracker.clone()}
+
+    def member_state_dict(self, m: int) -> dict:
+        """Member m's share, in the form of a separate run's GradScaler.state_dict()."""
+        return {**self.state_dict(), "scale": float(self.scales[m]), "_growth_tracker": int(self.growth_tracker[m])}
+
+    def load_member_state_dicts(self, states: list[dict]) -> None:
+        """The members' GradScaler state dicts (their checkpoints'), one scale and growth count each."""
+        self.scales = torch.tensor([float(s["scale"]) for s in states], device=self.scales.device)
+        self.growth_tracker = torch.tensor([int(s["_growth_tracker"]) for s in states], dtype=torch.int32,
+                                           device=self.growth_tracker.device)
+
+
+def _params_with_grad(optimizer) -> list[torch.Tensor]:
+    return [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+
+
 class MemberCheckpoints:
     """Every live member's CheckpointManager, behind the one interface the loop uses."""
 
@@ -107,6 +193,8 @@ class MemberCheckpoints:
                    for key in ("model", "optimizers", "ema")}
             if self.rates():
                 own["optimizers"] = self.rates().member_groups(own["optimizers"], m)
+            if state.scaler.is_enabled():
+                own["scaler"] = state.scaler.member_state_dict(m)
             manager.write({**fused, **own, "rng": member_rng(fused["rng"], self.generators()[m])}, periodic)
 
     def restore(self, ckpts: list[dict], state: TrainState) -> None:
@@ -117,8 +205,8 @@ class MemberCheckpoints:
             if any(c.get("ema") is None for c in ckpts):
                 raise UserError("trainer.ema_decay is set but a member's checkpoint has no EMA weights to resume")
             state.ema.load_state_dict(stacked_state([c["ema"] for c in ckpts]))
-        if state.scaler.is_enabled() and ckpts[0].get("scaler") is not None:
-            state.scaler.load_state_dict(ckpts[0]["scaler"])
+        if state.scaler.is_enabled() and all(c.get("scaler") is not None for c in ckpts):
+            state.scaler.load_member_state_dicts([c["scaler"] for c in ckpts])
         state.step = int(ckpts[0]["step"])
 
 
@@ -203,6 +291,9 @@ class FusedTrainer(Trainer):
                             "SGD): run them without hydra/launcher=fused")
         return state
 
+    def _grad_scaler(self) -> MemberScaler:
+        return MemberScaler(len(self.members), self.device, enabled=self.amp_dtype == torch.float16)
+
     def _optimizer_step(self, name: str, optimizer, scaler) -> None:
         self.rates.step(name, optimizer, lambda: super(FusedTrainer, self)._optimizer_step(name, optimizer, scaler))
 
@@ -218,7 +309,7 @@ class FusedTrainer(Trainer):
 
     def _backward(self, loss: torch.Tensor, optimizer, scaler) -> None:
         # each member's loss reaches only its own slice of every weight: one backward for all of them
-        scaler.scale(loss.sum()).backward()
+        scaler.scale(loss).sum().backward()
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         failed = list(self.failed)
         if failed:  # a failed member's NaNs stay in its own slice; zeroed, they cannot stop a scaled step
