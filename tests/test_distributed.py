@@ -79,12 +79,13 @@ def test_killed_two_process_run_resumes_bitwise(tmp_path):
     """bigan with the WGAN-GP penalty (a double backward through D) over 2 processes started by torchrun."""
     common = [*TINY_TOY, "model=bigan", "model.loss=wgan_gp", "trainer.checkpoint_every=5", "trainer.ema_decay=0.9"]
 
-    def torchrun(*args: str) -> None:
+    def torchrun(*args: str) -> str:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
                "-m", "latentcli", "train", *common, *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
 
     torchrun("trainer.max_steps=20", f"hydra.run.dir={tmp_path / 'unbroken'}")
     # a kill -9 at step 12 would leave this: last.ckpt at the step-10 checkpoint, log lines past it
@@ -92,7 +93,8 @@ def test_killed_two_process_run_resumes_bitwise(tmp_path):
     checkpoints = tmp_path / "killed" / "checkpoints"
     (checkpoints / "last.ckpt").unlink()
     shutil.copyfile(checkpoints / "step-00000010.ckpt", checkpoints / "last.ckpt")
-    torchrun("trainer.max_steps=20", "resume=true", f"hydra.run.dir={tmp_path / 'killed'}")
+    out = torchrun("trainer.max_steps=20", "resume=true", f"hydra.run.dir={tmp_path / 'killed'}")
+    assert out.count("resuming") == 1, out  # said once, not by every rank
     unbroken = ckpt_io.load(tmp_path / "unbroken" / "checkpoints" / "last.ckpt")
     resumed = ckpt_io.load(checkpoints / "last.ckpt")
     assert resumed["step"] == 20 and len(resumed["rng_ranks"]) == 2

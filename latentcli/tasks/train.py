@@ -211,7 +211,8 @@ def prepare(cfg) -> PreparedRun:
     if resume_state is not None:
         said = "resume=auto: " if cfg.resume == "auto" else ""
         cfg = resumed_config(resume_state["config"], cfg, overrides)
-        print(f"{said}resuming {out} from step {resume_state['step']}")
+        if launch_rank() == 0:  # under torchrun every rank resumes the same run: said once
+            print(f"{said}resuming {out} from step {resume_state['step']}")
     device = pick_device(cfg.trainer.device, key="trainer.device")  # before the data is read: a wrong device is one line
     trainer_cfg = OmegaConf.to_object(typed(TrainerConfig, cfg.trainer))  # a resumed run's config is checked too
     threads = apply_threads(trainer_cfg.threads, device)  # before any work: the data's loading uses them too
