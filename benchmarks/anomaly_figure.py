@@ -34,7 +34,7 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 
 def summarise(runs: list[dict], score: str) -> dict:
     """{"overall": {(model, score): (mean, se, seeds, runs)}, "per_class": {model: {class: (mean, se)}},
-    "baselines": {name: {class: auroc}}, "models": [...] in order of first appearance}."""
+    "baselines": {name: {class: auroc}}, "models": [...] in order of first appearance, "names": {model: label}}."""
     by_seed: dict = defaultdict(lambda: defaultdict(list))  # (model, score) -> seed -> AUROCs over classes
     by_class: dict = defaultdict(lambda: defaultdict(list))  # model -> class -> AUROCs over seeds
     baselines: dict = defaultdict(dict)
@@ -51,8 +51,10 @@ def summarise(runs: list[dict], score: str) -> dict:
         mean, se = mean_se([statistics.fmean(v) for v in seeds.values()])
         overall[key] = (mean, se, len(seeds), sum(len(v) for v in seeds.values()))
     per_class = {m: {c: mean_se(v) for c, v in classes.items()} for m, classes in by_class.items()}
-    return {"overall": overall, "per_class": per_class, "baselines": dict(baselines),
-            "models": list(dict.fromkeys(r["model"] for r in runs))}
+    models = list(dict.fromkeys(r["model"] for r in runs))
+    steps = {m: ",".join(map(str, sorted({r["step"] for r in runs if r["model"] == m}))) for m in models}
+    return {"overall": overall, "per_class": per_class, "baselines": dict(baselines), "models": models,
+            "names": {m: f"{m} ({steps[m]} steps)" for m in models}}
 
 
 def plot(summary: dict, score: str, path: Path) -> None:
@@ -65,7 +67,7 @@ def plot(summary: dict, score: str, path: Path) -> None:
             if (m, s) in overall:
                 mean, se, seeds, _ = overall[m, s]
                 left.errorbar(mean, y, xerr=se, fmt="o", color=f"C{i}", capsize=3, markersize=5)
-                names.append(f"{m}: {s}")
+                names.append(f"{summary['names'][m]}: {s}")
                 y += 1
     for name, by_class in baselines.items():
         left.plot(statistics.fmean(by_class.values()), y, "s", color="grey", markersize=6)
@@ -89,7 +91,7 @@ def plot(summary: dict, score: str, path: Path) -> None:
         points = [(k, *summary["per_class"][m][c]) for k, c in enumerate(classes) if c in summary["per_class"][m]]
         xs, means, ses = zip(*points)
         right.errorbar([x + 0.06 * (i - len(models) / 2) for x in xs], means, yerr=ses, fmt="o-", color=f"C{i}",
-                       capsize=2, markersize=4, lw=1, label=f"{m}: {score}")
+                       capsize=2, markersize=4, lw=1, label=f"{summary['names'][m]}: {score}")
     for j, (name, by_class) in enumerate(baselines.items()):
         points = [(k, by_class[c]) for k, c in enumerate(classes) if c in by_class]
         right.plot(*zip(*points), ls=["--", ":", "-."][j % 3], color="grey", marker="s", markersize=3, lw=1,
@@ -119,7 +121,7 @@ def main() -> None:
     print("| model: score | AUROC, mean ± s.e. over seeds | seeds | runs |")
     print("| --- | ---: | ---: | ---: |")
     for (m, s), (mean, se, seeds, count) in summary["overall"].items():
-        print(f"| {m}: {s} | {mean:.3f} ± {se:.3f} | {seeds} | {count} |")
+        print(f"| {summary['names'][m]}: {s} | {mean:.3f} ± {se:.3f} | {seeds} | {count} |")
     for name, by_class in summary["baselines"].items():
         print(f"| pixels: {name} | {statistics.fmean(by_class.values()):.3f} | - | {len(by_class)} classes |")
     plot(summary, args.score, Path(args.out))

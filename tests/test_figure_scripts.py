@@ -29,7 +29,7 @@ def test_seeds_are_averaged_over_classes_first_then_mean_and_standard_error():
     assert summary["overall"]["bigan", "latent_knn"][:3] == (pytest.approx(0.60), 0.0, 1)  # one seed: no spread
     assert summary["per_class"]["vae"][(1,)] == (pytest.approx(0.775), pytest.approx(0.075))  # 0.70, 0.85
     assert summary["baselines"] == {"knn": {(0,): 0.8, (1,): 0.6}}
-    assert summary["models"] == ["vae", "bigan"]
+    assert summary["models"] == ["vae", "bigan"] and summary["names"]["vae"] == "vae (10 steps)"
 
 
 def test_the_picture_is_written(tmp_path):
