@@ -102,6 +102,10 @@ def main() -> None:
     data = build_dataset(OmegaConf.create(models[0]["dataset"]))
     test = data.test.subset(args.n)
     x, labels = test.x, test.y
+    present = sorted(set(labels.tolist()) - {-1})
+    for name, value in (("--a", args.a), ("--b", args.b)):
+        if value not in present:  # before the inversions, which can take minutes
+            raise UserError(f"{name} {value} is not a class of the first {len(x)} test images; they have {present}")
     print(f"{len(x)} test images of {models[0]['dataset']['name']}; reconstruction MSE of each model's inversion:")
     for m in models:
         m["z"], loss, m["method"] = inverted(m["model"], x)
