@@ -62,6 +62,23 @@ def test_lm_converges_quadratically_where_adam_crawls():
     assert lm.loss.mean() < 1e-6 < adam.loss.mean()
 
 
+def test_lm_steps_within_a_trust_region_that_grows_as_its_steps_succeed():
+    """Marquardt's scaling leaves a direction in which G hardly moves almost undamped: the unbounded first step
+    from z = 0 of a Fashion-MNIST GAN went to |z| = 271 and never came back (RESULTS.md). The first step is now
+    at most sqrt(d) long; the region doubles with each accepted step, so a far answer is still reached."""
+    model, _, _ = problem()
+    with torch.no_grad():
+        model.generator[0].weight[:, -1] *= 1e-3  # a direction G hardly moves along
+        model.generator[0].bias.fill_(1.5)
+        x = model.generate(0.7 * torch.randn(8, 5, generator=torch.Generator().manual_seed(1)))
+    x = x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))  # out of G's reach: far z fit best
+    first = invert(model, x, optimizer="lm", steps=1, patience=None)
+    assert first.z.norm(dim=1).max() <= 5 ** 0.5 + 1e-5
+    far = invert(model, x, optimizer="lm", steps=15, patience=None)
+    assert far.z.norm(dim=1).max() > 100  # where the best fits lie (the unbounded solver's answer: 0.00182)
+    assert far.loss.mean() < 0.0019
+
+
 def test_finished_items_stop_costing_compute():
     model, _, x = problem(16)
     x = x.clone()
