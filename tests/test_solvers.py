@@ -12,7 +12,7 @@ from latentcli.config.inference import FastConfig
 from latentcli.errors import UserError
 from latentcli.inference.gauss_newton import LevenbergMarquardt
 from latentcli.inference.optimize import OptimizeInverter, OptimizeOptions, project_latents
-from latentcli.inference.quasi_newton import BatchedBFGS
+from latentcli.inference.quasi_newton import BatchedBFGS, RestartingLBFGS
 
 
 class Tiny(nn.Module):
@@ -77,6 +77,30 @@ def test_lm_steps_within_a_trust_region_that_grows_as_its_steps_succeed():
     far = invert(model, x, optimizer="lm", steps=15, patience=None)
     assert far.z.norm(dim=1).max() > 100  # where the best fits lie (the unbounded solver's answer: 0.00182)
     assert far.loss.mean() < 0.0019
+
+
+def test_lbfgs_forgets_its_curvature_after_a_failed_line_search_instead_of_stalling():
+    """On a piecewise-linear objective (a ReLU generator's is one) torch's strong-Wolfe search can end at t = 0;
+    torch's L-BFGS then retries the same direction for ever (hybrid inversion of a VEEGAN stayed at its start)."""
+    torch.manual_seed(0)
+    a, b = torch.randn(20, 5), torch.randn(20)
+
+    def minimise(optimizer_class) -> float:
+        z = torch.zeros(5, requires_grad=True)
+        optimizer = optimizer_class([z], lr=0.5, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
+
+        def hinge():
+            optimizer.zero_grad()
+            loss = torch.relu(1 - b * (a @ z)).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(30):
+            optimizer.step(hinge)
+        return float(hinge())
+
+    stalled, restarted = minimise(torch.optim.LBFGS), minimise(RestartingLBFGS)
+    assert restarted < stalled - 2  # 15.3 against 18.3
 
 
 def test_finished_items_stop_costing_compute():

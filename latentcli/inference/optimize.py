@@ -24,7 +24,7 @@ from latentcli.engine.trainer import Trainer, TrainerConfig
 from latentcli.errors import UserError
 from latentcli.inference.base import Inversion, chunks, frozen, per_item_mse
 from latentcli.inference.gauss_newton import LevenbergMarquardt
-from latentcli.inference.quasi_newton import BatchedBFGS
+from latentcli.inference.quasi_newton import BatchedBFGS, RestartingLBFGS
 
 
 def project_latents(z: torch.Tensor, prior: str, constraint: str = "none", radius: float | None = None) -> None:
@@ -82,8 +82,8 @@ class LatentFit(nn.Module):
             # one L-BFGS iteration per trainer step, its step length found by a strong-Wolfe line search
             # (which re-evaluates the loss through `closure`): from z = 0, where the gradient is tiny, a fixed
             # gradient-sized step stalls
-            return {"latent": torch.optim.LBFGS([self.z], lr=options.lr, max_iter=1, history_size=20,
-                                                line_search_fn="strong_wolfe")}
+            return {"latent": RestartingLBFGS([self.z], lr=options.lr, max_iter=1, history_size=20,
+                                              line_search_fn="strong_wolfe")}
         if options.optimizer == "bfgs":
             self.solver = BatchedBFGS([self.z], values=lambda: self.objective_now, project=self.constrain,
                                       lr=options.lr, tol=options.tol, atol=options.atol)

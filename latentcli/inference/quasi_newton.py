@@ -102,3 +102,17 @@ class BatchedBFGS(PerItemOptimizer):
         self.z.data[rows] = torch.where(finished[:, None], self.z_prev[rows], new_z)
         self.active[rows[finished]] = False
         return None
+
+
+class RestartingLBFGS(torch.optim.LBFGS):
+    """torch's L-BFGS, which forgets its curvature pairs when its line search finds no step. On a generator
+    with ReLUs the strong-Wolfe search can end at t = 0; torch's L-BFGS then tries the same direction from the
+    same point at every later call and never moves again (VEEGAN on Fashion-MNIST, `inference=hybrid`: stuck
+    at its encoder's start). Forgotten, the next step starts again along the gradient."""
+
+    def step(self, closure):
+        loss = super().step(closure)
+        for state in self.state.values():
+            if float(state.get("t", 1.0)) == 0.0:
+                state.clear()
+        return loss
