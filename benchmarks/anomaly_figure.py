@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from anomaly_table import SCORES, read_runs  # noqa: E402  (the table's reader: the same runs, the same seeds)
 
 from latentcli import viz  # noqa: E402
-from latentcli.files import atomic_output  # noqa: E402
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -102,10 +101,7 @@ def plot(summary: dict, score: str, path: Path) -> None:
     right.grid(alpha=0.3)
     right.legend(fontsize=7)
     right.set_title(f"per class: {score}", fontsize=10)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    viz.save_figure(fig, path, dpi=90)
 
 
 def main() -> None:

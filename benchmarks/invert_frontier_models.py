@@ -29,7 +29,7 @@ from invert_speed import psnr, timed  # noqa: E402  (the same clock and PSNR as 
 from latentcli import invert, load_checkpoint, viz  # noqa: E402
 from latentcli.data import build_dataset  # noqa: E402
 from latentcli.errors import UserError  # noqa: E402
-from latentcli.files import atomic_output, write_json  # noqa: E402
+from latentcli.files import write_json  # noqa: E402
 
 # (label, method, options, budgets (steps), needs an encoder); "START" in options: the encoder where the model
 # has one, else z = 0 (init=prior_mean)
@@ -90,10 +90,7 @@ def plot(results: list[dict], path: Path, kind: str, n: int) -> None:
     for ax in list(axes.flat)[len(results) + 1:]:
         ax.axis("off")
     fig.suptitle(f"Inversion of {n} {kind} images: quality against time, every method on every model", fontsize=11)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    viz.save_figure(fig, path, dpi=90)
 
 
 def main() -> None:

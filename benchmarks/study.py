@@ -47,6 +47,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latentcli import viz
 from latentcli.report import flatten
 
 Q1 = ["gan", "bigan", "ali", "alice", "veegan"]  # plain GAN (no inference) and four inference mechanisms
@@ -437,9 +438,7 @@ def figures(final: list[dict], curves: list[dict], out: Path, protocol: Protocol
             if not higher_quality:
                 ax.invert_yaxis()  # better samples up on every study's figure
         fig.suptitle(f"{title}\n{budget}", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
+        viz.save_figure(fig, path, dpi=90)
         made.append(path)
 
     panels("Q1: sample quality against inference accuracy (gan: optimisation inversion; others: encoders)",
@@ -471,10 +470,8 @@ def figures(final: list[dict], curves: list[dict], out: Path, protocol: Protocol
         axes[0, 0].legend(ncol=4, fontsize=8)
         fig.suptitle(f"Learning curves on {data} (mean ± s.e. over seeds, shaded); {len({r['run'] for r in curves})} runs;"
                      " lines at 100 % overlap; MSE below 1e-5 drawn at 1e-5", fontsize=10)
-        fig.tight_layout()
         path = out / "learning_curves.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
+        viz.save_figure(fig, path, dpi=90)
         made.append(path)
     return made
 

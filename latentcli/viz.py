@@ -119,7 +119,7 @@ def save_points_plot(path: str | Path, real: torch.Tensor, samples: torch.Tensor
         handle.set_alpha(1)
     if title:
         ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 @torch.no_grad()
@@ -157,7 +157,7 @@ def save_labelled_scatter(path: str | Path, xy, labels, title: str = "",
     ax.set_xlabel("first principal component")
     ax.set_ylabel("second principal component")
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
     return entries
 
 
@@ -175,14 +175,15 @@ def save_line_plot(path: str | Path, series: dict, xlabel: str, ylabel: str, tit
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _save(fig, path: str | Path) -> None:
+def save_figure(fig, path: str | Path, dpi: float | None = None) -> None:
+    """A matplotlib figure as a PNG, written atomically (laid out tight unless it has its own layout), then closed."""
     if fig.get_layout_engine() is None:  # a constrained layout (legend beside the axes) has placed itself
         fig.tight_layout()
     with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)
 
 
@@ -202,7 +203,7 @@ def save_curves(path: str | Path, steps, curves: dict, title: str = "") -> None:
         ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_bar_plot(path: str | Path, names: list[str], means, stds, ylabel: str, title: str = "") -> None:
@@ -215,7 +216,7 @@ def save_bar_plot(path: str | Path, names: list[str], means, stds, ylabel: str, 
     ax.set_xlabel(ylabel)
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_errorbar_plot(path: str | Path, series: dict, xlabel: str, ylabel: str, title: str = "",
@@ -241,4 +242,4 @@ def save_errorbar_plot(path: str | Path, series: dict, xlabel: str, ylabel: str,
     if len(series) > 1 or legend_title:
         ax.legend(title=legend_title or None)
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
