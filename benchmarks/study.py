@@ -127,7 +127,7 @@ FMNIST = Protocol(
              ("latent.latent_error_mean", "latent rel. error", 1, False),
              ("recon.inversion_ms_per_item", "inversion ms/image", 1, False)],
     quality="quality.fid",
-    quality_axis="FID in the classifier's features (lower, up, is better)",
+    quality_axis="FID, classifier features\n(lower is better: drawn upwards)",
     accuracy=[("probe.latent.logistic", "logistic probe on the inferred latents of test images:\naccuracy (%; "
                "the same probe on pixels: dashed)", 100, False),
               ("recon.mse", "reconstruction MSE of test images, G(E(x)) (log, lower is better)", 1, True),
@@ -412,6 +412,7 @@ def figures(final: list[dict], curves: list[dict], out: Path, protocol: Protocol
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     made = []
     models = [m for m in ORDER if any(r["model"] == m for r in final)]
@@ -428,6 +429,7 @@ def figures(final: list[dict], curves: list[dict], out: Path, protocol: Protocol
             scatter(ax, final, drawn, key, scale, protocol.quality, yscale, faded=faded, floor=1e-5 if log else None)
             if log:
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # the minor ticks' labels overlap on short ranges
             ax.set_xlabel(label)
             baseline = [float(r[protocol.baselines[key]]) * scale for r in final
                         if key in protocol.baselines and r.get(protocol.baselines[key]) is not None]
@@ -464,8 +466,11 @@ def figures(final: list[dict], curves: list[dict], out: Path, protocol: Protocol
                                 color=COLOURS[m], alpha=0.18, lw=0)
             ax.set_xlabel("training step")
             ax.set_ylabel(label)
-            if log:
+            if log and ax.has_data():
                 ax.set_yscale("log")
+            if not ax.has_data():
+                ax.text(0.5, 0.5, f"{key}: not in the curves' metrics\n(--curve-metrics)", ha="center",
+                        va="center", transform=ax.transAxes, color="#888888")
             ax.grid(alpha=0.3)
         axes[0, 0].legend(ncol=4, fontsize=8)
         fig.suptitle(f"Learning curves on {data} (mean ± s.e. over seeds, shaded); {len({r['run'] for r in curves})} runs;"
