@@ -105,6 +105,21 @@ def test_resume_auto_starts_a_new_run_where_there_is_none(tmp_path, capsys):
     assert ckpt_io.load(tmp_path / "new" / "checkpoints" / "last.ckpt")["step"] == 10
 
 
+def test_a_sweep_rerun_with_a_larger_budget_continues_its_runs(tmp_path, capsys):
+    """The budget is not in a job folder's name, so the same sweep with a larger trainer.max_steps and
+    resume=auto continues each run where it stopped (how a study is taken further) instead of starting anew."""
+    sweep = tmp_path / "sweep"
+    again = ["train", "-m", "model=gan", "seed=0,1", *TINY_TOY, "trainer.checkpoint_every=5", "resume=auto",
+             f"hydra.sweep.dir={sweep}"]
+    printed(capsys, *again, "trainer.max_steps=10")
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    out = printed(capsys, *again, "trainer.max_steps=20")
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == jobs and len(jobs) == 2
+    assert not any("max_steps" in job or "checkpoint_every" in job for job in jobs)
+    assert out.count("from step 10") == 2
+    assert all(ckpt_io.load(sweep / job / "checkpoints" / "last.ckpt")["step"] == 20 for job in jobs)
+
+
 def test_a_refused_command_leaves_no_new_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # where outputs/ would be made
     code, err = refused(capsys, "train", "resume=true")
