@@ -310,7 +310,7 @@ class FusedTrainer(Trainer):
     def _backward(self, loss: torch.Tensor, optimizer, scaler) -> None:
         # each member's loss reaches only its own slice of every weight: one backward for all of them
         scaler.scale(loss).sum().backward()
-        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        params = _params_with_grad(optimizer)
         failed = list(self.failed)
         if failed:  # a failed member's NaNs stay in its own slice; zeroed, they cannot stop a scaled step
             for p in params:

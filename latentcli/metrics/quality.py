@@ -93,7 +93,6 @@ def feature_classifier(data, steps: int) -> tuple[FeatureClassifier, float, str]
     """The dataset's classifier (eval mode, CPU), its test accuracy and its cache key (classifier_key):
     from the cache, else trained now, always from CLASSIFIER_SEED, so that the classifier is a function of
     its key alone whichever evaluation (and whichever `seed=`) trains it first."""
-    seed = CLASSIFIER_SEED
     info = data.info
     if info.kind != "image":
         raise UserError(f"metrics=[quality] needs images; {info.name} holds points")
@@ -109,12 +108,12 @@ def feature_classifier(data, steps: int) -> tuple[FeatureClassifier, float, str]
         classifier.load_state_dict(saved["model"])
         return classifier.eval(), saved["test_accuracy"], key
     with torch.random.fork_rng(devices=[]):  # the evaluation's own random stream goes on untouched
-        torch.manual_seed(seed)  # before the layers are made: their initial weights too
+        torch.manual_seed(CLASSIFIER_SEED)  # before the layers are made: their initial weights too
         classifier = FeatureClassifier(info.shape, num_classes)
         train = TensorPairs(data.train.stored, y_train)
         trainer = Trainer(TrainerConfig(max_steps=steps, device="cpu", tensorboard=False, log_every=100),
                           in_memory=True, desc=f"feature classifier for {info.name}")
-        trainer.fit(classifier, lambda start: batch_stream(train, min(128, len(train)), seed, start))
+        trainer.fit(classifier, lambda start: batch_stream(train, min(128, len(train)), CLASSIFIER_SEED, start))
     classifier.eval()
     test_accuracy = accuracy(classifier, data.test.x, info.class_labels(data.test.y))
     ckpt_io.save_atomic({"format_version": 1, "model": classifier.state_dict(), "test_accuracy": test_accuracy,
