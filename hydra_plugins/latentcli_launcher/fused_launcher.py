@@ -6,7 +6,8 @@ Jobs are grouped by their config with MEMBER_KEYS (and Hydra's own settings) lef
 `hydra.launcher.max_members` jobs. `hydra.launcher.n_jobs` groups train at a time, each in a joblib process
 with its share of the cores (a group is split so that each process has members); a job alone in its group,
 and any task other than train, runs as under the basic launcher. Each member is prepared inside its own Hydra job (its folder,
-.hydra/, its checks), then the group trains, then each member's status is written.
+.hydra/, its checks), then the group trains, then each member's status is written. Where fusing does not pay
+(`hydra.launcher.fuse=auto`: convolutional nets on a CPU) a group's members train one after another instead.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def split_groups(groups: list[list[int]], n_jobs: int) -> list[list[int]]:
 
 
 class FusedLauncher(Launcher):
-    def __init__(self, max_members: int, n_jobs: int) -> None:  # their defaults: configs/hydra/launcher/fused.yaml
+    def __init__(self, max_members: int, n_jobs: int, fuse: str) -> None:  # their defaults: configs/hydra/launcher/fused.yaml
+        from latentcli.errors import UserError
         if max_members < 1 or n_jobs < 1:
-            from latentcli.errors import UserError
             raise UserError(f"hydra.launcher.max_members={max_members} and hydra.launcher.n_jobs={n_jobs} must be >= 1")
-        self.max_members, self.n_jobs = max_members, n_jobs
+        if fuse not in ("auto", "always"):
+            raise UserError(f"hydra.launcher.fuse={fuse} is not a choice: use auto or always")
+        self.max_members, self.n_jobs, self.fuse = max_members, n_jobs, fuse
         self.config = self.task_function = self.hydra_context = None
 
     def setup(self, *, hydra_context, task_function, config) -> None:
@@ -93,22 +96,23 @@ class FusedLauncher(Launcher):
             print(f"  group {number}: {len(group)} member(s): {shown}")
         work = [([configs[i] for i in group], fusing and len(group) > 1) for group in groups]
         if n_jobs == 1:
-            done = [_run_group(self.hydra_context, self.task_function, group, fuse, None)
+            done = [_run_group(self.hydra_context, self.task_function, group, fuse, self.fuse, None)
                     for group, fuse in work]
         else:  # joblib's processes, as the joblib launcher uses: no scheduler of our own
             from joblib import Parallel, delayed
             state = Singleton.get_state()
             done = Parallel(n_jobs=n_jobs, backend="loky")(
-                delayed(_run_group)(self.hydra_context, self.task_function, group, fuse, state)
+                delayed(_run_group)(self.hydra_context, self.task_function, group, fuse, self.fuse, state)
                 for group, fuse in work)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         returns = {i: ret for group, rets in zip(groups, done) for i, ret in zip(group, rets)}
         return [returns[i] for i in range(len(configs))]
 
 
-def _run_group(hydra_context, task_function, configs: list, fuse: bool, singleton_state) -> list:
-    """One group's jobs: prepared one by one in their own Hydra jobs, then trained together (fuse), or each
-    run as the basic launcher would. Runs in this process or in a joblib worker (singleton_state given)."""
+def _run_group(hydra_context, task_function, configs: list, fuse: bool, policy: str, singleton_state) -> list:
+    """One group's jobs: prepared one by one in their own Hydra jobs, then trained together (fuse; `policy` is
+    hydra.launcher.fuse), or each run as the basic launcher would. Runs in this process or in a joblib worker
+    (singleton_state given)."""
     from latentcli.tasks import train as train_task
     from latentcli.tasks.fused import train_group
 
@@ -122,7 +126,7 @@ def _run_group(hydra_context, task_function, configs: list, fuse: bool, singleto
     finally:
         train_task._fused_collector = None
     if prepared:
-        train_group(prepared)
+        train_group(prepared, policy)
         # A search (hydra/sweeper=optuna) reads each job's return value, but a member's job only prepared it and
         # returned None: hand back each member's objective (objective.*), measured now that the group is trained.
         objectives = {str(run.out): train_task.member_objective(run) for run in prepared}

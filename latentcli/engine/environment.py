@@ -58,10 +58,12 @@ _LAUNCHERS = {"BasicLauncher": "basic", "JoblibLauncher": "joblib", "SlurmLaunch
               "LocalLauncher": "submitit_local", "FusedLauncher": "fused", "RayAWSLauncher": "ray_aws", "RQLauncher": "rq"}
 
 
-def write_run_info(run_dir: str | Path, device: torch.device, threads: dict | None = None) -> None:
-    """run_info.json in the run's folder; on rank 0 only when several processes train one model."""
+def write_run_info(run_dir: str | Path, device: torch.device, threads: dict | None = None,
+                   extra: dict | None = None) -> None:
+    """run_info.json in the run's folder (with `extra`'s entries); on rank 0 only when several processes train
+    one model."""
     if launch_rank() == 0:
-        write_json(Path(run_dir) / "run_info.json", run_info(device, threads))
+        write_json(Path(run_dir) / "run_info.json", {**run_info(device, threads), **(extra or {})})
 
 
 def choose_threads(setting, device_type: str, cores: int, jobs: int, omp_num_threads: str | None = None) -> int | None:

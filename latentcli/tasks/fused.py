@@ -11,12 +11,13 @@ import torch
 from latentcli import sweep
 from latentcli.data import batch_stream
 from latentcli.engine import checkpoint as ckpt_io
+from latentcli.engine.device import pick_device
 from latentcli.engine.environment import run_info
 from latentcli.engine.fused import FusedTrainer, Member
 from latentcli.engine.members import stack_models
 from latentcli.errors import UserError
 from latentcli.files import write_json
-from latentcli.tasks.train import STOP_SIGNALS, PreparedRun, log_hparams, open_logger
+from latentcli.tasks.train import STOP_SIGNALS, PreparedRun, guarded, log_hparams, open_logger, train_prepared
 
 
 def common_start(runs: list[PreparedRun]) -> None:
@@ -46,8 +47,32 @@ def _checkpoint_steps(run: PreparedRun):
         yield int(path.stem.split("-")[1]), path
 
 
-def train_group(runs: list[PreparedRun]) -> None:
-    """Trains the members together; every member's folder ends as its separate run's would."""
+def fusing_pays(runs: list[PreparedRun], fuse: str) -> bool:
+    """hydra.launcher.fuse: `always`, or `auto`: fuse unless the nets are convolutional and train on a CPU, where
+    a fused group ran at 0.7-0.8x the member-steps/s of the same runs one after another (benchmarks/RESULTS.md,
+    "Member-steps per second"): a grouped convolution costs each member as much as its own, and the layout
+    copies around it come on top."""
+    if fuse == "always":
+        return True
+    convolutional = any(isinstance(layer, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for layer in runs[0].model.modules())
+    return not (convolutional and pick_device(runs[0].trainer_cfg.device).type == "cpu")
+
+
+def train_one_by_one(runs: list[PreparedRun]) -> None:
+    """A group's members trained one after another in this process, each exactly as its separate run."""
+    for run in runs:
+        guarded(run.out, lambda: train_prepared(run, {"launcher": "fused", "fused": "trained alone: "
+                                                      "convolutional nets on a CPU (hydra.launcher.fuse=auto)"}))
+
+
+def train_group(runs: list[PreparedRun], fuse: str) -> None:
+    """Trains the members together (or, where fusing does not pay, one after another); every member's folder
+    ends as its separate run's would."""
+    if not fusing_pays(runs, fuse):
+        print(f"fused launcher: {len(runs)} runs of {runs[0].cfg.model.name} with convolutional nets on a CPU train "
+              "one after another (fused they run slower there); hydra.launcher.fuse=always fuses them anyway")
+        train_one_by_one(runs)
+        return
     common_start(runs)
     first = runs[0]
     cfg, trainer_cfg = first.cfg, first.trainer_cfg

@@ -255,10 +255,19 @@ def train(cfg) -> float | None:
     """Trains; then, with an objective set, measures it on the final checkpoint and returns it."""
     goal = cfg.objective  # this command's (a resumed run's stored config may predate objective.*)
     run = prepare(cfg)
+    train_prepared(run)
+    if objective.wanted(goal):
+        return objective.measure(goal, run.out / "checkpoints" / "last.ckpt", run.out)
+    return None
+
+
+def train_prepared(run: PreparedRun, run_info_extra: dict | None = None) -> None:
+    """The Trainer's loop for a prepared run, from the random stream its preparation left (rng_state)."""
     cfg, out = run.cfg, run.out
+    torch.set_rng_state(run.rng_state)  # a no-op straight after prepare; a fused group's run may train later
     trainer = Trainer(run.trainer_cfg, run_dir=out, checkpoint_meta=run.checkpoint_meta,
                       on_periodic=run.save_samples, desc=f"train {cfg.model.name}/{cfg.dataset.name}")
-    write_run_info(out, trainer.device, run.threads)
+    write_run_info(out, trainer.device, run.threads, run_info_extra)
 
     def make_batches(start_step: int):
         return batch_stream(run.data.train, cfg.batch_size, cfg.seed, start_step,
@@ -275,9 +284,6 @@ def train(cfg) -> float | None:
         if run.logger is not None:
             run.logger.close()
     report(run, result.stopped_by, result.step, result.seconds, result.last_logs)
-    if objective.wanted(goal):
-        return objective.measure(goal, out / "checkpoints" / "last.ckpt", out)
-    return None
 
 
 def log_hparams(run: PreparedRun, last_logs: dict, step: int) -> None:
