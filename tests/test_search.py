@@ -4,6 +4,10 @@ study, the fused launcher's members, the search summary of `latentcli evaluate s
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -105,3 +109,25 @@ def test_a_missing_optuna_sweeper_names_the_extra():
     assert composition_error(err, "train") == (
         "In 'hydra/config': Could not find 'hydra/sweeper/optuna' Available options in 'hydra/sweeper': basic; "
         "the Optuna sweeper is the search extra: pip install 'latentcli[search]'")
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_search_says_it_cannot_be_continued_and_keeps_its_trials(tmp_path):
+    """The same command with resume=auto would ask Optuna for new trials (its study was in memory) and start job
+    numbers at 0 again: the stop line must not promise that it continues the search."""
+    sweep_dir = tmp_path / "study"
+    args = [*STUDY, "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0", "hydra.sweeper.n_trials=2",
+            "model.lr_g=interval(1e-4,1e-3)", "trainer.max_steps=100000", "trainer.checkpoint_every=10"]
+    proc = subprocess.Popen([sys.executable, "-m", "latentcli", "train", *args, f"hydra.sweep.dir={sweep_dir}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while not list(sweep_dir.glob("0/checkpoints/step-00000020.ckpt")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in stderr
+    assert stdout.splitlines()[-1] == (
+        f"the sweep stops here (SIGINT); a search cannot be continued: its finished trials stay in {sweep_dir} "
+        f"(latentcli evaluate sweep={sweep_dir} compares them); start it again in a new hydra.sweep.dir")
+    assert (sweep_dir / "0" / "checkpoints" / "last.ckpt").exists()

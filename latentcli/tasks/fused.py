@@ -17,7 +17,8 @@ from latentcli.engine.fused import FusedTrainer, Member
 from latentcli.engine.members import stack_models
 from latentcli.errors import UserError
 from latentcli.files import write_json
-from latentcli.tasks.train import STOP_SIGNALS, PreparedRun, guarded, log_hparams, open_logger, train_prepared
+from latentcli.tasks.train import (STOP_SIGNALS, PreparedRun, guarded, log_hparams, open_logger,
+                                   sweep_stop_line, train_prepared)
 
 
 def common_start(runs: list[PreparedRun]) -> None:
@@ -116,6 +117,5 @@ def train_group(runs: list[PreparedRun], fuse: str) -> None:
         losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs[m].items())
         print(f"  {run.out.name}: {losses}; checkpoint: {run.out / 'checkpoints' / 'last.ckpt'}")
     if interrupted:
-        print(f"the sweep stops here ({result.stopped_by}); continue it with the same command and resume=auto "
-              f"hydra.sweep.dir={first.out.parent}")
+        print(sweep_stop_line(result.stopped_by, first.out.parent, "the same command and"))
         raise SystemExit(128 + signal.Signals[result.stopped_by].value)

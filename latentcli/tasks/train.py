@@ -286,6 +286,21 @@ def train_prepared(run: PreparedRun, run_info_extra: dict | None = None) -> None
     report(run, result.stopped_by, result.step, result.seconds, result.last_logs)
 
 
+def sweep_stop_line(stopped_by: str, sweep_dir: Path, command: str) -> str:
+    """What a sweep stopped by a signal says: how to continue it. Not a search: Optuna's sweeper asks for new
+    trials when started again (its study is in memory, and its job numbers start at 0 again), so the same
+    command would start another search beside, or over, the finished trials."""
+    said = f"the sweep stops here ({stopped_by}); "
+    try:
+        search = "storage" in HydraConfig.get().sweeper  # Optuna's sweeper; Hydra's basic one has no storage
+    except ValueError:  # no Hydra job set: a plain sweep's line
+        search = False
+    if search:
+        return said + (f"a search cannot be continued: its finished trials stay in {sweep_dir} "
+                       f"(latentcli evaluate sweep={sweep_dir} compares them); start it again in a new hydra.sweep.dir")
+    return said + f"continue it with: {command} resume=auto hydra.sweep.dir={sweep_dir}"
+
+
 def log_hparams(run: PreparedRun, last_logs: dict, step: int) -> None:
     """The HParams tab's row: the settings with the metrics they ended at."""
     if run.logger is not None:
@@ -304,8 +319,7 @@ def report(run: PreparedRun, stopped_by: str, step: int, seconds: float, last_lo
     elif stop_sweep:
         # a Ctrl-C or a preemption stops the whole sweep, not just the job it reached
         again = shlex.join([a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))])
-        lines.append(f"the sweep stops here ({stopped_by}); continue it with: latentcli train {again} "
-                     f"resume=auto hydra.sweep.dir={run.out.parent}")
+        lines.append(sweep_stop_line(stopped_by, run.out.parent, f"latentcli train {again}"))
     else:
         lines.append(f"continue with: latentcli train resume=true hydra.run.dir={run.out}")
     if launch_rank() == 0:
