@@ -164,6 +164,8 @@ def _one_line_composition_errors(task: str):
 
 
 def _run_hydra(task: str, hydra_args: list[str]) -> None:
+    import logging
+
     import hydra
     from omegaconf import OmegaConf
 
@@ -187,6 +189,8 @@ def _run_hydra(task: str, hydra_args: list[str]) -> None:
             err.raised_by_task = True
             raise
 
+    # Optuna's storage imports alembic, which logs a line per plugin at INFO; Hydra's logging shows INFO
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     sys.argv = ["latentcli", *hydra_args]  # the name shell completion registers
     try:
         with _one_line_composition_errors(task):
