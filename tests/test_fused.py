@@ -4,9 +4,16 @@ a run that `evaluate sweep=` reads."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +22,7 @@ from omegaconf import OmegaConf
 
 from latentcli.config import TrainerConfig, typed
 from latentcli.data import batch_stream, build_dataset
+from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.fused import FusedTrainer, Member, MemberScaler
 from latentcli.engine.members import stack_models
 from latentcli.engine.trainer import Trainer
@@ -309,16 +317,12 @@ def fused_straight(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [40, 90])  # fixed steps: a failure names the step it drew
 def test_kill_9_of_a_fused_group_then_resume_auto_equals_an_uninterrupted_run(tmp_path, kill_after, fused_straight):
-    import subprocess
-    import sys
-    import time
-
     from test_trainer import assert_same_state
 
     steps, env = KILL_STEPS, ONE_THREAD
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "latentcli", *_fused_sweep(killed, steps)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**__import__("os").environ, **env})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
     deadline = time.monotonic() + 120
     while not list(killed.glob(f"*/checkpoints/step-{kill_after:08d}.ckpt")):
         assert proc.poll() is None and time.monotonic() < deadline, f"no step-{kill_after} checkpoint: {proc.communicate()}"
@@ -344,7 +348,6 @@ def test_members_saved_at_different_steps_resume_from_the_newest_step_all_kept(t
     """A kill between two members' saves leaves one a checkpoint ahead: both resume from the step both kept."""
     from types import SimpleNamespace
 
-    from latentcli.engine import checkpoint as ckpt_io
     from latentcli.tasks.fused import common_start
 
     torch.set_num_threads(1)
@@ -409,3 +412,58 @@ def test_conv_nets_on_a_cpu_train_one_after_another_exactly_as_separate_runs_unl
                     check=False)
     assert wrong.returncode == 2
     assert wrong.stderr == "latentcli train: error: hydra.launcher.fuse=sometimes is not a choice: use auto or always\n"
+
+
+def _processes_with(tag: str) -> list[int]:
+    """The processes whose environment holds `tag` (a test's processes and every child they started)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if tag.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+    return found
+
+
+def _kill_processes_with(tag: str) -> None:
+    """A failed test leaves nothing training behind it."""
+    for pid in _processes_with(tag):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_kill_of_a_two_process_fused_sweep_saves_every_group_and_leaves_no_process_behind(tmp_path):
+    """`kill PID` of a sweep with hydra.launcher.n_jobs=2 used to end the launcher alone: its joblib processes
+    trained on, orphaned, and never saved. Now every running group saves and stops, a group not yet started
+    never starts, and no process is left."""
+    sweep, tag = tmp_path / "sweep", f"LATENTCLI_TEST_TAG={tmp_path.name}-{time.time()}"
+    args = ["train", "-m", "model=gan", *TINY_TOY, "trainer.max_steps=100000", "trainer.checkpoint_every=10",
+            "seed=0,1,2,3,4,5", "hydra/launcher=fused", "hydra.launcher.n_jobs=2", "hydra.launcher.max_members=2",
+            f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${hydra.job.num}"]
+    key, value = tag.split("=")
+    proc = subprocess.Popen([sys.executable, "-m", "latentcli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **ONE_THREAD, key: value})
+    try:
+        def saved_past_step_20(job: str) -> bool:  # only the newest checkpoints are kept: any of them past step 20
+            return any(int(p.stem.split("-")[1]) >= 20 for p in (sweep / job / "checkpoints").glob("step-*.ckpt"))
+
+        deadline = time.monotonic() + 180
+        while not all(saved_past_step_20(job) for job in "02"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _kill_processes_with(value)  # the groups' processes too, which hold the output pipes open
+                pytest.fail(f"both groups should have saved step 20 by now: {proc.communicate()}")
+            time.sleep(0.1)
+        proc.terminate()  # SIGTERM to the launcher's process alone
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 143 and "Traceback" not in stderr and "leaked" not in stderr, stderr
+        steps = {job: ckpt_io.load(sweep / job / "checkpoints" / "last.ckpt")["step"] for job in "0123"}
+        assert steps["0"] == steps["1"] >= 20 and steps["2"] == steps["3"] >= 20
+        assert stdout.count("the sweep stops here (SIGTERM)") == 2
+        assert not (sweep / "4").exists() and not (sweep / "5").exists()  # the third group never started
+        deadline = time.monotonic() + 30
+        while _processes_with(value) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _processes_with(value)
+    finally:
+        _kill_processes_with(value)

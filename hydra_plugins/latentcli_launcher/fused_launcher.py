@@ -12,8 +12,12 @@ and any task other than train, runs as under the basic launcher. Each member is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import multiprocessing
+import os
+import signal
 from pathlib import Path
 from typing import Sequence
 
@@ -101,24 +105,66 @@ class FusedLauncher(Launcher):
         else:  # joblib's processes, as the joblib launcher uses: no scheduler of our own
             from joblib import Parallel, delayed
             state = Singleton.get_state()
-            done = Parallel(n_jobs=n_jobs, backend="loky")(
-                delayed(_run_group)(self.hydra_context, self.task_function, group, fuse, self.fuse, state)
-                for group, fuse in work)
+            with _stop_signals_reach_the_groups():
+                done = Parallel(n_jobs=n_jobs, backend="loky")(
+                    delayed(_run_group)(self.hydra_context, self.task_function, group, fuse, self.fuse, state)
+                    for group, fuse in work)
+            stopped = [code for code in done if isinstance(code, int)]
+            if stopped:  # every group has saved (each said how to continue): the sweep ends as a signal ends it
+                from joblib.externals.loky import get_reusable_executor
+                get_reusable_executor().shutdown(wait=True)  # its processes end before this one
+                raise SystemExit(stopped[0])
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         returns = {i: ret for group, rets in zip(groups, done) for i, ret in zip(group, rets)}
         return [returns[i] for i in range(len(configs))]
 
 
-def _run_group(hydra_context, task_function, configs: list, fuse: bool, policy: str, singleton_state) -> list:
+@contextlib.contextmanager
+def _stop_signals_reach_the_groups():
+    """A stop signal sent to this process alone (`kill PID`) would end it at once and leave the groups' joblib
+    processes training on, orphaned, never to save. While they train, each stop signal is passed on to them
+    instead, so every group saves and stops as when a Ctrl-C or a scheduler signals the whole process group;
+    this process waits for them (`_run_group` in a worker returns a stopped group's status, not SystemExit,
+    which would make joblib end the other groups before they save, and a group begun after the signal trains
+    nothing)."""
+    def pass_on(signum, frame):
+        for child in multiprocessing.active_children():  # joblib's loky workers, started by this process
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signum)
+
+    from latentcli.engine.guards import StopSignals
+
+    previous = {sig: signal.signal(sig, pass_on) for sig in StopSignals.SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_group(hydra_context, task_function, configs: list, fuse: bool, policy: str, singleton_state):
     """One group's jobs: prepared one by one in their own Hydra jobs, then trained together (fuse; `policy` is
     hydra.launcher.fuse), or each run as the basic launcher would. Runs in this process or in a joblib worker
-    (singleton_state given)."""
-    from latentcli.tasks import train as train_task
-    from latentcli.tasks.fused import train_group
+    (singleton_state given), where a group stopped by a signal returns the status the sweep ends with."""
+    from latentcli.tasks.fused import stop_status, watch_stop_signals
 
-    if singleton_state is not None:
-        setup_globals()
-        Singleton.set_state(singleton_state)
+    if singleton_state is None:
+        return _run_jobs(hydra_context, task_function, configs, fuse, policy)
+    setup_globals()
+    Singleton.set_state(singleton_state)
+    watch_stop_signals()
+    if stop_status() is not None:  # the sweep was stopped before this group began: it trains nothing
+        return stop_status()
+    try:
+        return _run_jobs(hydra_context, task_function, configs, fuse, policy)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 1
+
+
+def _run_jobs(hydra_context, task_function, configs: list, fuse: bool, policy: str) -> list:
+    from latentcli.tasks import train as train_task
+    from latentcli.tasks.fused import stop_status, train_group
+
     prepared: list = []
     train_task._fused_collector = prepared if fuse else None  # each job prepares its run instead of training it
     try:
@@ -126,6 +172,8 @@ def _run_group(hydra_context, task_function, configs: list, fuse: bool, policy: 
     finally:
         train_task._fused_collector = None
     if prepared:
+        if stop_status() is not None:  # a signal came while the group was prepared: nothing trained, nothing lost
+            raise SystemExit(stop_status())
         train_group(prepared, policy)
         # A search (hydra/sweeper=optuna) reads each job's return value, but a member's job only prepared it and
         # returned None: hand back each member's objective (objective.*), measured now that the group is trained.

@@ -14,11 +14,34 @@ from latentcli.engine import checkpoint as ckpt_io
 from latentcli.engine.device import pick_device
 from latentcli.engine.environment import run_info
 from latentcli.engine.fused import FusedTrainer, Member
+from latentcli.engine.guards import StopSignals
 from latentcli.engine.members import stack_models
 from latentcli.errors import UserError
 from latentcli.files import write_json
 from latentcli.tasks.train import (STOP_SIGNALS, PreparedRun, guarded, log_hparams, open_logger,
                                    sweep_stop_line, train_prepared)
+
+
+_stopped_by: int | None = None  # in a process that trains a sweep's groups one after another: a stop signal it got
+
+
+def _note_stop(signum, frame) -> None:
+    global _stopped_by
+    _stopped_by = signum
+
+
+def watch_stop_signals() -> None:
+    """In a joblib worker of hydra/launcher=fused: a stop signal that reaches this process outside a Trainer's loop
+    is remembered (a Trainer hands the signal it caught on to this handler once it has saved), so that groups
+    begun later train nothing (stop_status). Here, not in the launcher's module: joblib may send that module's
+    functions by value, each call with globals of its own."""
+    for sig in StopSignals.SIGNALS:
+        signal.signal(sig, _note_stop)
+
+
+def stop_status() -> int | None:
+    """The exit status of a stop signal noted by watch_stop_signals, or None."""
+    return None if _stopped_by is None else 128 + _stopped_by
 
 
 def common_start(runs: list[PreparedRun]) -> None:
