@@ -120,6 +120,21 @@ def test_a_sweep_rerun_with_a_larger_budget_continues_its_runs(tmp_path, capsys)
     assert all(ckpt_io.load(sweep / job / "checkpoints" / "last.ckpt")["step"] == 20 for job in jobs)
 
 
+def test_a_sweep_rerun_with_its_values_reordered_is_refused_instead_of_starting_duplicate_runs(tmp_path, capsys):
+    """Job folders start with the job number, which follows the order of the values: seed=1,0 after seed=0,1
+    would start new runs 0_seed=1 and 1_seed=0 beside the old ones, and evaluate sweep= would count each seed
+    twice. resume=auto refuses it in one line and leaves the sweep as it was."""
+    sweep = tmp_path / "sweep"
+    common = ["train", "-m", "model=gan", *TINY_TOY, "trainer.max_steps=5", "resume=auto", f"hydra.sweep.dir={sweep}"]
+    printed(capsys, *common, "seed=0,1")
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    code, err = refused(capsys, *common, "seed=1,0")
+    assert code == 2 and "give the sweep's values in their first order" in err and "Traceback" not in err
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == jobs
+    printed(capsys, *common, "seed=0,1,2")  # a new value at the end is a new run
+    assert len([p for p in sweep.iterdir() if p.is_dir()]) == 3
+
+
 def test_a_refused_command_leaves_no_new_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # where outputs/ would be made
     code, err = refused(capsys, "train", "resume=true")

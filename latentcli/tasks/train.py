@@ -79,6 +79,22 @@ def _set_by(cfg, overrides: list[str]) -> dict:
     return given
 
 
+def _refuse_a_renumbered_job(out: Path) -> None:
+    """A sweep's job folder is named <job number>_<its settings>, and the number follows the order of the sweep's
+    values: rerun with the values in another order (or some left out), a job would start a new run beside its
+    own run under another number, and `evaluate sweep=` would count both."""
+    number, _, settings = out.name.partition("_")
+    if not (number.isdigit() and settings and out.parent.is_dir()):
+        return
+    for other in out.parent.iterdir():
+        other_number, _, other_settings = other.name.partition("_")
+        if (other_settings == settings and other_number.isdigit() and other != out
+                and (other / "checkpoints" / "last.ckpt").exists()):
+            raise Refused(f"resume=auto: this job's run is {other} (job {other_number} when the sweep started; "
+                          f"here it is job {number}): give the sweep's values in their first order, new values "
+                          f"at the end, or start a new hydra.sweep.dir")
+
+
 def _resume_state(cfg, out: Path) -> dict | None:
     """The checkpoint to continue from, or None for a new run (resume=auto says so)."""
     last = out / "checkpoints" / "last.ckpt"
@@ -86,6 +102,7 @@ def _resume_state(cfg, out: Path) -> dict | None:
         raise Refused(f"resume={cfg.resume} is not one of false, true, auto")
     if cfg.resume == "auto":
         if not last.exists():
+            _refuse_a_renumbered_job(out)
             print(f"resume=auto: no checkpoint in {out}: starting a new run")
             return None
         return _newest_readable(last)
