@@ -1,4 +1,4 @@
-"""VEEGAN on grid25 / ring8, re-implemented in bare PyTorch from the VEEGAN authors' 2-D notebook.
+"""VEEGAN (and its GAN baseline) on grid25 / ring8, in bare PyTorch from the VEEGAN authors' 2-D notebook.
 
 Source: github.com/akashgit/VEEGAN VEEGAN_2D_RING.ipynb. Its blob is missing from the stored snapshot, so
 this follows two third-party exports of that notebook found in public code (TF1 scripts keeping its
@@ -8,7 +8,14 @@ No latentcli import.
 The notebook's names are swapped: its "inference_network" is the generator (noise -> data) and its
 "generative_network" the reconstructor F (data -> noise); here they are called G and F.
 
+`--model gan` is Table 1's GAN row, which the notebook does not hold: the same G and D (D sees x alone, one
+hidden layer), the same optimiser, batch and simultaneous updates, and no reconstructor. Its generator loss is
+not public, so `--generator-loss` picks one of three readings: `ns` (non-saturating, -log sigmoid of "real";
+latentcli's `loss=ns`), `minimax` (the paper's and project page's equation, log sigmoid of "fake") or `logit`
+(the notebook's VEEGAN loss with the reconstructor term removed: the raw logit of "fake").
+
     python benchmarks/reference/veegan_toy.py --dataset grid25 --seed 0 --steps 100000 --out runs.jsonl
+    python benchmarks/reference/veegan_toy.py --model gan --generator-loss ns --seed 0 --out runs.jsonl
 """
 
 from __future__ import annotations
@@ -64,6 +71,9 @@ def evaluate(samples: np.ndarray, means: np.ndarray, std: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=["grid25", "ring8"], default="grid25")
+    parser.add_argument("--model", choices=["veegan", "gan"], default="veegan")
+    parser.add_argument("--generator-loss", choices=["ns", "minimax", "logit"], default="ns",
+                        help="--model gan only: the reading of the GAN row's generator loss (see the docstring)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=100_000, help="the notebook: 100 epochs x 1000 iterations")
     parser.add_argument("--device", default="cpu")
@@ -82,35 +92,43 @@ def main() -> None:
         return means_t[labels] + std * torch.randn(n, 2, device=device)
 
     G = mlp([NOISE_DIM + EPS_DIM, HIDDEN, HIDDEN, 2]).to(device)
-    F = mlp([2, HIDDEN, HIDDEN, NOISE_DIM]).to(device)  # mean of p(z | x) = N(F(x), I)
-    D = mlp([NOISE_DIM + 2, HIDDEN, 1]).to(device)  # one hidden layer in the notebook's data_network
+    gan = args.model == "gan"
+    F = None if gan else mlp([2, HIDDEN, HIDDEN, NOISE_DIM]).to(device)  # mean of p(z | x) = N(F(x), I)
+    D = mlp([2 if gan else NOISE_DIM + 2, HIDDEN, 1]).to(device)  # one hidden layer in the notebook's data_network
 
     def generate(z: torch.Tensor) -> torch.Tensor:
         return G(torch.cat([z, torch.randn(z.shape[0], EPS_DIM, device=device)], 1))
 
     def d_logit(z, x):
-        return D(torch.cat([z, x], 1)).squeeze(1)
+        return D(x if gan else torch.cat([z, x], 1)).squeeze(1)
 
+    g_params = [*G.parameters()] + ([] if gan else [*F.parameters()])
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    opt_gf = torch.optim.Adam([*G.parameters(), *F.parameters()], lr=1e-3, betas=(0.5, 0.999))
+    opt_gf = torch.optim.Adam(g_params, lr=1e-3, betas=(0.5, 0.999))
     bce = nn.functional.binary_cross_entropy_with_logits
+    softplus = nn.functional.softplus
 
     start = time.time()
     for _ in range(args.steps):
         z = torch.randn(BATCH, NOISE_DIM, device=device)
         x = real_batch(BATCH)
         fake_x = generate(z)
-        z_of_x = F(x) + torch.randn(BATCH, NOISE_DIM, device=device)  # a sample of p(z | x)
-        posterior, prior = d_logit(z, fake_x), d_logit(z_of_x, x)
+        z_of_x = None if gan else F(x) + torch.randn(BATCH, NOISE_DIM, device=device)  # a sample of p(z | x)
+        posterior, prior = d_logit(z, fake_x), d_logit(z_of_x, x)  # label 1: generated, 0: data
         d_loss = (bce(posterior, torch.ones_like(posterior)) + bce(prior, torch.zeros_like(prior))).mean()
-        # log N(z; F(G(z)), I) summed over the noise dimensions
-        recon = (-0.5 * (z - F(fake_x)) ** 2 - 0.5 * math.log(2 * math.pi)).sum(1)
-        g_loss = posterior.mean() - recon.mean()
+        if not gan:  # log N(z; F(G(z)), I) summed over the noise dimensions
+            recon = (-0.5 * (z - F(fake_x)) ** 2 - 0.5 * math.log(2 * math.pi)).sum(1)
+            g_loss = posterior.mean() - recon.mean()
+        elif args.generator_loss == "ns":  # -log(1 - sigmoid): G's samples called data
+            g_loss = softplus(posterior).mean()
+        elif args.generator_loss == "minimax":  # log sigmoid: minus D's own loss on G's samples
+            g_loss = -softplus(-posterior).mean()
+        else:
+            g_loss = posterior.mean()
         # the notebook runs both train ops in one session call: gradients at the same parameters
         d_grads = torch.autograd.grad(d_loss, list(D.parameters()), retain_graph=True)
-        gf_params = [*G.parameters(), *F.parameters()]
-        gf_grads = torch.autograd.grad(g_loss, gf_params)
-        for p, g in zip([*D.parameters(), *gf_params], [*d_grads, *gf_grads]):
+        gf_grads = torch.autograd.grad(g_loss, g_params)
+        for p, g in zip([*D.parameters(), *g_params], [*d_grads, *gf_grads]):
             p.grad = g
         opt_d.step()
         opt_gf.step()
@@ -119,7 +137,7 @@ def main() -> None:
     with torch.no_grad():
         samples = torch.cat([generate(torch.randn(BATCH, NOISE_DIM, device=device)) for _ in range(N_EVAL // BATCH)])
     metrics = evaluate(samples.cpu().double().numpy(), means, std)
-    record = {"script": "veegan_toy", "config": f"{args.dataset} steps={args.steps}", "args": vars(args),
+    record = {"script": "veegan_toy", "config": f"{args.model} {args.dataset} steps={args.steps}", "args": vars(args),
               "seed": args.seed, "steps": args.steps, "seconds": round(seconds, 2),
               "steps_per_s": round(args.steps / max(seconds, 1e-9), 2), "metrics": metrics}
     print(f"{args.steps / max(seconds, 1e-9):.1f} steps/s; modes {metrics['modes']}, "
