@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A paper preset of latentcli beside its bare-PyTorch reference (benchmarks/reference/), same budget and seeds:
 #   benchmarks/paper_compare.sh PRESET OUTDIR [STEPS] [SEEDS] [DEVICE] [PARALLEL]
-#   PRESET: pacgan_grid25 (GAN and PacGAN2) | alice_toy (ALI and ALICE) | veegan_grid25 (GAN and VEEGAN; the
+#   PRESET: pacgan_grid25 (GAN and PacGAN2) | alice_toy (ALI and ALICE) | veegan_grid25 (GAN, ALI and VEEGAN; the
 #   reference also runs the GAN row's other generator-loss readings, arms gan_minimax and gan_logit)
 #   STEPS: training steps of every run ("full": the paper's budget); SEEDS: seeds 0..SEEDS-1 (default 5);
 #   DEVICE: cpu | cuda (default cpu); PARALLEL: runs at a time (default 2, one thread each).
@@ -47,10 +47,12 @@ for ((seed = first; seed < first + seeds; seed++)); do
       ref alice alice_toy.py --lam 1 --adam-clock separate --seed $seed ;;
     veegan_grid25)
       ours gan $seed experiment=paper/veegan_grid25 model=gan seed=$seed
+      ours ali $seed experiment=paper/veegan_grid25 model=ali seed=$seed
       ours veegan $seed experiment=paper/veegan_grid25 model=veegan seed=$seed
       ref gan veegan_toy.py --dataset grid25 --model gan --generator-loss ns --seed $seed
       ref gan_minimax veegan_toy.py --dataset grid25 --model gan --generator-loss minimax --seed $seed
       ref gan_logit veegan_toy.py --dataset grid25 --model gan --generator-loss logit --seed $seed
+      ref ali veegan_toy.py --dataset grid25 --model ali --seed $seed
       ref veegan veegan_toy.py --dataset grid25 --seed $seed ;;
     *) echo "unknown preset $preset: pacgan_grid25, alice_toy or veegan_grid25" >&2; exit 2 ;;
   esac

@@ -27,6 +27,8 @@ def reference_arm(record: dict) -> str:
         return "gan" if args["pack"] == 1 else f"pacgan{args['pack']}"
     if record["script"] == "alice_toy":
         return "ali" if args["lam"] == 0 else "alice"
+    if args.get("model") == "ali":
+        return "ali"
     if args.get("model") == "gan":  # the GAN row; its generator-loss readings other than latentcli's are named
         return "gan" if args["generator_loss"] == "ns" else f"gan_{args['generator_loss']}"
     return "veegan"

@@ -13,6 +13,9 @@ hidden layer), the same optimiser, batch and simultaneous updates, and no recons
 not public, so `--generator-loss` picks one of three readings: `ns` (non-saturating, -log sigmoid of "real";
 latentcli's `loss=ns`), `minimax` (the paper's and project page's equation, log sigmoid of "fake") or `logit`
 (the notebook's VEEGAN loss with the reconstructor term removed: the raw logit of "fake").
+`--model ali` is the ALI row, also not in the notebook: G and D(z, x) as VEEGAN's, and in F's place a Gaussian
+encoder q(z | x) (2 x 128 ReLU to a mean and a log-variance, reparameterised; latentcli's ALI), trained with G on
+the non-saturating loss with swapped labels, and no reconstruction term.
 
     python benchmarks/reference/veegan_toy.py --dataset grid25 --seed 0 --steps 100000 --out runs.jsonl
     python benchmarks/reference/veegan_toy.py --model gan --generator-loss ns --seed 0 --out runs.jsonl
@@ -71,7 +74,7 @@ def evaluate(samples: np.ndarray, means: np.ndarray, std: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=["grid25", "ring8"], default="grid25")
-    parser.add_argument("--model", choices=["veegan", "gan"], default="veegan")
+    parser.add_argument("--model", choices=["veegan", "gan", "ali"], default="veegan")
     parser.add_argument("--generator-loss", choices=["ns", "minimax", "logit"], default="ns",
                         help="--model gan only: the reading of the GAN row's generator loss (see the docstring)")
     parser.add_argument("--seed", type=int, default=0)
@@ -93,7 +96,9 @@ def main() -> None:
 
     G = mlp([NOISE_DIM + EPS_DIM, HIDDEN, HIDDEN, 2]).to(device)
     gan = args.model == "gan"
-    F = None if gan else mlp([2, HIDDEN, HIDDEN, NOISE_DIM]).to(device)  # mean of p(z | x) = N(F(x), I)
+    ali = args.model == "ali"
+    # VEEGAN: the mean of p(z | x) = N(F(x), I); ALI: the mean and log-variance of q(z | x)
+    F = None if gan else mlp([2, HIDDEN, HIDDEN, NOISE_DIM * (2 if ali else 1)]).to(device)
     D = mlp([2 if gan else NOISE_DIM + 2, HIDDEN, 1]).to(device)  # one hidden layer in the notebook's data_network
 
     def generate(z: torch.Tensor) -> torch.Tensor:
@@ -113,10 +118,16 @@ def main() -> None:
         z = torch.randn(BATCH, NOISE_DIM, device=device)
         x = real_batch(BATCH)
         fake_x = generate(z)
-        z_of_x = None if gan else F(x) + torch.randn(BATCH, NOISE_DIM, device=device)  # a sample of p(z | x)
+        if ali:
+            mean, log_var = F(x).chunk(2, 1)
+            z_of_x = mean + (0.5 * log_var.clamp(-20, 10)).exp() * torch.randn_like(mean)
+        else:  # VEEGAN's sample of p(z | x); F learns from the reconstruction term alone
+            z_of_x = None if gan else F(x) + torch.randn(BATCH, NOISE_DIM, device=device)
         posterior, prior = d_logit(z, fake_x), d_logit(z_of_x, x)  # label 1: generated, 0: data
         d_loss = (bce(posterior, torch.ones_like(posterior)) + bce(prior, torch.zeros_like(prior))).mean()
-        if not gan:  # log N(z; F(G(z)), I) summed over the noise dimensions
+        if ali:  # swapped labels, non-saturating: G's pairs called data, E's called generated
+            g_loss = softplus(posterior).mean() + softplus(-prior).mean()
+        elif not gan:  # log N(z; F(G(z)), I) summed over the noise dimensions
             recon = (-0.5 * (z - F(fake_x)) ** 2 - 0.5 * math.log(2 * math.pi)).sum(1)
             g_loss = posterior.mean() - recon.mean()
         elif args.generator_loss == "ns":  # -log(1 - sigmoid): G's samples called data
