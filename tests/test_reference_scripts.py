@@ -88,3 +88,21 @@ def test_alice_shared_adam_clock_uses_the_shared_step_count_in_the_bias_correcti
     m, v = 0.5 * 0.5 + 0.5, 0.999 * 0.001 + 0.001
     expected = -1.0 - (m / (1 - 0.5 ** 6)) / (math.sqrt(v / (1 - 0.999 ** 6)) + 1e-8)
     assert float(p.detach()) == pytest.approx(expected, rel=1e-5)
+
+
+def test_veegan_reference_rows_are_tabulated_under_their_arms(tmp_path):
+    """Each row of VEEGAN's Table 1 that the reference runs lands in paper_table.py under its own arm name."""
+    out = tmp_path / "reference.jsonl"
+    rows = {"gan": ["--model", "gan"], "gan_minimax": ["--model", "gan", "--generator-loss", "minimax"],
+            "gan_logit": ["--model", "gan", "--generator-loss", "logit"], "ali": ["--model", "ali"], "veegan": []}
+    for args in rows.values():
+        cmd = [sys.executable, str(REFERENCE / "veegan_toy.py"), "--steps", "2", "--threads", "1", "--out", str(out),
+               *args]
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    table_spec = importlib.util.spec_from_file_location("paper_table", REFERENCE.parent / "paper_table.py")
+    paper_table = importlib.util.module_from_spec(table_spec)
+    table_spec.loader.exec_module(paper_table)
+    protocol, table = paper_table.collect(tmp_path)
+    assert protocol == "veegan"
+    assert {arm for arm, side in table if side == "reference"} == set(rows)
+    assert all(len(table[(arm, "reference")]["modes"]) == 1 for arm in rows)
