@@ -24,8 +24,8 @@ SCRIPTS = {
 }
 
 
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), REFERENCE / name)
+def load(name: str, folder: Path = REFERENCE):
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), folder / name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -99,10 +99,7 @@ def test_veegan_reference_rows_are_tabulated_under_their_arms(tmp_path):
         cmd = [sys.executable, str(REFERENCE / "veegan_toy.py"), "--steps", "2", "--threads", "1", "--out", str(out),
                *args]
         subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    table_spec = importlib.util.spec_from_file_location("paper_table", REFERENCE.parent / "paper_table.py")
-    paper_table = importlib.util.module_from_spec(table_spec)
-    table_spec.loader.exec_module(paper_table)
-    protocol, table = paper_table.collect(tmp_path)
+    protocol, table = load("paper_table.py", REFERENCE.parent).collect(tmp_path)
     assert protocol == "veegan"
     assert {arm for arm, side in table if side == "reference"} == set(rows)
     assert all(len(table[(arm, "reference")]["modes"]) == 1 for arm in rows)

@@ -35,6 +35,12 @@ from torch import nn
 
 BATCH, NOISE_DIM, EPS_DIM, HIDDEN = 500, 254, 1, 128  # the notebook's params
 N_EVAL = 2_500  # 5 x 500 generator samples
+# the GAN row's generator loss on D's logit (label 1: generated), per reading of it
+GAN_GENERATOR_LOSSES = {
+    "ns": nn.functional.softplus,  # -log(1 - sigmoid): G's samples called data
+    "minimax": lambda logit: -nn.functional.softplus(-logit),  # log sigmoid: minus D's own loss on G's samples
+    "logit": lambda logit: logit,  # the notebook's VEEGAN loss less its reconstruction term
+}
 
 
 def mixture(dataset: str) -> tuple[np.ndarray, float]:
@@ -75,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=["grid25", "ring8"], default="grid25")
     parser.add_argument("--model", choices=["veegan", "gan", "ali"], default="veegan")
-    parser.add_argument("--generator-loss", choices=["ns", "minimax", "logit"], default="ns",
+    parser.add_argument("--generator-loss", choices=sorted(GAN_GENERATOR_LOSSES), default="ns",
                         help="--model gan only: the reading of the GAN row's generator loss (see the docstring)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=100_000, help="the notebook: 100 epochs x 1000 iterations")
@@ -118,24 +124,22 @@ def main() -> None:
         z = torch.randn(BATCH, NOISE_DIM, device=device)
         x = real_batch(BATCH)
         fake_x = generate(z)
-        if ali:
+        if gan:
+            z_of_x = None  # D sees x alone
+        elif ali:
             mean, log_var = F(x).chunk(2, 1)
             z_of_x = mean + (0.5 * log_var.clamp(-20, 10)).exp() * torch.randn_like(mean)
         else:  # VEEGAN's sample of p(z | x); F learns from the reconstruction term alone
-            z_of_x = None if gan else F(x) + torch.randn(BATCH, NOISE_DIM, device=device)
+            z_of_x = F(x) + torch.randn(BATCH, NOISE_DIM, device=device)
         posterior, prior = d_logit(z, fake_x), d_logit(z_of_x, x)  # label 1: generated, 0: data
         d_loss = (bce(posterior, torch.ones_like(posterior)) + bce(prior, torch.zeros_like(prior))).mean()
-        if ali:  # swapped labels, non-saturating: G's pairs called data, E's called generated
+        if gan:
+            g_loss = GAN_GENERATOR_LOSSES[args.generator_loss](posterior).mean()
+        elif ali:  # swapped labels, non-saturating: G's pairs called data, E's called generated
             g_loss = softplus(posterior).mean() + softplus(-prior).mean()
-        elif not gan:  # log N(z; F(G(z)), I) summed over the noise dimensions
+        else:  # log N(z; F(G(z)), I) summed over the noise dimensions
             recon = (-0.5 * (z - F(fake_x)) ** 2 - 0.5 * math.log(2 * math.pi)).sum(1)
             g_loss = posterior.mean() - recon.mean()
-        elif args.generator_loss == "ns":  # -log(1 - sigmoid): G's samples called data
-            g_loss = softplus(posterior).mean()
-        elif args.generator_loss == "minimax":  # log sigmoid: minus D's own loss on G's samples
-            g_loss = -softplus(-posterior).mean()
-        else:
-            g_loss = posterior.mean()
         # the notebook runs both train ops in one session call: gradients at the same parameters
         d_grads = torch.autograd.grad(d_loss, list(D.parameters()), retain_graph=True)
         gf_grads = torch.autograd.grad(g_loss, g_params)
