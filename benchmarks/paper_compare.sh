@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A paper preset of latentcli beside its bare-PyTorch reference (benchmarks/reference/), same budget and seeds:
 #   benchmarks/paper_compare.sh PRESET OUTDIR [STEPS] [SEEDS] [DEVICE] [PARALLEL]
-#   PRESET: pacgan_grid25 (GAN and PacGAN2) | alice_toy (ALI and ALICE) | veegan_grid25 (GAN, ALI and VEEGAN; the
-#   reference also runs the GAN row's other generator-loss readings, arms gan_minimax and gan_logit)
+#   PRESET: pacgan_grid25 (GAN, PacGAN2-4, and ALI on latentcli's side only: the reference has no ALI) |
+#   alice_toy (ALI and ALICE) | veegan_grid25 (GAN, ALI and VEEGAN; the reference also runs the GAN row's other
+#   generator-loss readings, arms gan_minimax and gan_logit)
 #   STEPS: training steps of every run ("full": the paper's budget); SEEDS: seeds 0..SEEDS-1 (default 5);
 #   DEVICE: cpu | cuda (default cpu); PARALLEL: runs at a time (default 2, one thread each).
 # Then prints OUTDIR/table.md (benchmarks/paper_table.py): mean +- s.e. of the paper's protocol per arm and side.
@@ -10,7 +11,7 @@
 # (default both) runs one side only; ARMS="gan" (default: every arm) some arms only; FIRST_SEED=K (default 0)
 # runs seeds K..K+SEEDS-1, e.g. to add seeds to a finished comparison in the same OUTDIR.
 set -euo pipefail
-if [[ $# -lt 2 ]]; then sed -n 2,8p "$0" >&2; exit 2; fi
+if [[ $# -lt 2 ]]; then sed -n 2,9p "$0" >&2; exit 2; fi
 preset=$1; mkdir -p "$2"; out="$(cd "$2" && pwd)"
 steps=${3:-full}; seeds=${4:-5}; device=${5:-cpu}; parallel=${6:-2}
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,9 +38,12 @@ for ((seed = first; seed < first + seeds; seed++)); do
   case $preset in
     pacgan_grid25)
       ours gan $seed experiment=paper/pacgan_grid25 +variant=gan seed=$seed
-      ours pacgan2 $seed experiment=paper/pacgan_grid25 +variant=pacgan2 seed=$seed
+      ours ali $seed experiment=paper/pacgan_grid25 +variant=ali seed=$seed
       ref gan pacgan_toy.py --dataset grid25 --pack 1 --seed $seed
-      ref pacgan2 pacgan_toy.py --dataset grid25 --pack 2 --seed $seed ;;
+      for pack in 2 3 4; do
+        ours pacgan$pack $seed experiment=paper/pacgan_grid25 +variant=pacgan$pack seed=$seed
+        ref pacgan$pack pacgan_toy.py --dataset grid25 --pack $pack --seed $seed
+      done ;;
     alice_toy)
       ours ali $seed experiment=paper/alice_toy model=ali seed=$seed
       ours alice $seed experiment=paper/alice_toy model=alice seed=$seed
