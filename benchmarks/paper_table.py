@@ -65,7 +65,7 @@ def mean_se(values: list[float]) -> tuple[float, float]:
 def main(out: Path) -> str:
     protocol, table = collect(out)
     if protocol is None:
-        return f"no results under {out}\n"
+        sys.exit(f"no results under {out}: it holds no reference.jsonl line and no scored run of benchmarks/paper_compare.sh")
     names = PROTOCOLS[protocol]
     lines = ["| arm | side | runs | " + " | ".join(f"{n} (mean ± s.e.)" for n in names) + " | agree (|diff| < 2 s.e.) |",
              "|" + " --- |" * (len(names) + 4)]

@@ -103,3 +103,20 @@ def test_veegan_reference_rows_are_tabulated_under_their_arms(tmp_path):
     assert protocol == "veegan"
     assert {arm for arm, side in table if side == "reference"} == set(rows)
     assert all(len(table[(arm, "reference")]["modes"]) == 1 for arm in rows)
+
+
+def test_veegan_reference_refuses_a_generator_loss_for_a_model_that_has_none(tmp_path):
+    cmd = [sys.executable, str(REFERENCE / "veegan_toy.py"), "--model", "ali", "--generator-loss", "minimax",
+           "--steps", "2", "--out", str(tmp_path / "runs.jsonl")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--generator-loss applies to --model gan only, not to --model ali" in done.stderr
+    assert not (tmp_path / "runs.jsonl").exists()
+
+
+def test_paper_table_of_a_folder_without_results_fails_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, str(REFERENCE.parent / "paper_table.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"no results under {tmp_path}: it holds no reference.jsonl line and "
+                                                "no scored run of benchmarks/paper_compare.sh"]

@@ -81,14 +81,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=["grid25", "ring8"], default="grid25")
     parser.add_argument("--model", choices=["veegan", "gan", "ali"], default="veegan")
-    parser.add_argument("--generator-loss", choices=sorted(GAN_GENERATOR_LOSSES), default="ns",
-                        help="--model gan only: the reading of the GAN row's generator loss (see the docstring)")
+    parser.add_argument("--generator-loss", choices=sorted(GAN_GENERATOR_LOSSES),
+                        help="--model gan only (default ns): the reading of the GAN row's generator loss (see the docstring)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=100_000, help="the notebook: 100 epochs x 1000 iterations")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", help="append one JSON line of results to this file")
     args = parser.parse_args()
+    if args.model != "gan" and args.generator_loss:
+        parser.error(f"--generator-loss applies to --model gan only, not to --model {args.model}")
+    args.generator_loss = args.generator_loss or ("ns" if args.model == "gan" else None)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
