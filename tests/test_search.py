@@ -130,5 +130,48 @@ def test_ctrl_c_in_a_search_says_it_cannot_be_continued_and_keeps_its_trials(tmp
     assert proc.returncode == 130 and "Traceback" not in stderr
     assert stdout.splitlines()[-1] == (
         f"the sweep stops here (SIGINT); a search cannot be continued: its finished trials stay in {sweep_dir} "
-        f"(latentcli evaluate sweep={sweep_dir} compares them); start it again in a new hydra.sweep.dir")
+        f"(latentcli evaluate sweep={sweep_dir} compares them); start it again in a new hydra.sweep.dir "
+        "(with hydra.sweeper.storage=sqlite:///FILE.db Optuna keeps its study on disk, to continue)")
     assert (sweep_dir / "0" / "checkpoints" / "last.ckpt").exists()
+
+
+@pytest.mark.slow
+def test_a_search_kept_on_disk_continues_in_a_new_folder(tmp_path):
+    """hydra.sweeper.storage keeps Optuna's study in a file: the search started again in a new folder, with
+    another sampler seed, adds its trials to the first run's, and names the best of all of them."""
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    search = [*STUDY, "hydra/sweeper/sampler=random", "hydra.sweeper.n_trials=2", "model.lr_g=interval(1e-4,1e-3)",
+              f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=grid"]
+    for seed, folder in ((0, "first"), (1, "again")):
+        run_cli("train", *search, f"hydra.sweeper.sampler.seed={seed}", f"hydra.sweep.dir={tmp_path / folder}",
+                cwd=tmp_path)
+    trials = optuna.load_study(study_name="grid", storage=storage).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 4
+    assert len({t.params["model.lr_g"] for t in trials}) == 4  # the second seed repeats none of the first's
+    scored = [json.loads(p.read_text())["value"] for p in sorted(tmp_path.glob("*/*/objective.json"))]
+    assert sorted(t.value for t in trials) == sorted(scored)
+    assert OmegaConf.load(tmp_path / "again" / "optimization_results.yaml").best_value == max(scored)
+
+
+@pytest.mark.parametrize("storage", [None, "sqlite:///search.db"])
+def test_a_stopped_search_says_whether_it_can_go_on(storage, tmp_path):
+    from hydra.core.hydra_config import HydraConfig
+
+    from latentcli.tasks.train import sweep_stop_line
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("train", ["hydra/sweeper=optuna", f"hydra.sweeper.storage={storage or 'null'}"],
+                      return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    try:
+        line = sweep_stop_line("SIGTERM", tmp_path, "latentcli train -m hparams_search=pacgan_grid25")
+    finally:
+        HydraConfig.instance().cfg = None
+    assert line.startswith("the sweep stops here (SIGTERM); ") and f"its finished trials stay in {tmp_path}" in line
+    if storage is None:
+        assert "a search cannot be continued" in line and "hydra.sweeper.storage=sqlite:///FILE.db" in line
+    else:
+        assert line.endswith(f"continue the search (its study is in {storage}) with: latentcli train -m "
+                             "hparams_search=pacgan_grid25 hydra.sweep.dir=NEW_FOLDER hydra.sweeper.sampler.seed=ANOTHER_SEED")

@@ -304,18 +304,24 @@ def train_prepared(run: PreparedRun, run_info_extra: dict | None = None) -> None
 
 
 def sweep_stop_line(stopped_by: str, sweep_dir: Path, command: str) -> str:
-    """What a sweep stopped by a signal says: how to continue it. Not a search: Optuna's sweeper asks for new
-    trials when started again (its study is in memory, and its job numbers start at 0 again), so the same
-    command would start another search beside, or over, the finished trials."""
+    """What a sweep stopped by a signal says: how to continue it. Not a search with resume=auto: Optuna's sweeper
+    asks for new trials when started again (and its job numbers start at 0 again), so the same command in the
+    same folder would start another search over the finished trials. A search whose study Optuna keeps on disk
+    (hydra.sweeper.storage) continues in a new folder; another sampler seed, or its first random trials would
+    repeat the first run's."""
     said = f"the sweep stops here ({stopped_by}); "
     try:
-        search = "storage" in HydraConfig.get().sweeper  # Optuna's sweeper; Hydra's basic one has no storage
+        sweeper = HydraConfig.get().sweeper
     except ValueError:  # no Hydra job set: a plain sweep's line
-        search = False
-    if search:
-        return said + (f"a search cannot be continued: its finished trials stay in {sweep_dir} "
-                       f"(latentcli evaluate sweep={sweep_dir} compares them); start it again in a new hydra.sweep.dir")
-    return said + f"continue it with: {command} resume=auto hydra.sweep.dir={sweep_dir}"
+        sweeper = {}
+    if "storage" not in sweeper:  # Hydra's basic sweeper has no storage; Optuna's has, None by default
+        return said + f"continue it with: {command} resume=auto hydra.sweep.dir={sweep_dir}"
+    kept = f"its finished trials stay in {sweep_dir} (latentcli evaluate sweep={sweep_dir} compares them)"
+    if sweeper.storage is None:
+        return said + (f"a search cannot be continued: {kept}; start it again in a new hydra.sweep.dir "
+                       "(with hydra.sweeper.storage=sqlite:///FILE.db Optuna keeps its study on disk, to continue)")
+    return said + (f"{kept}; continue the search (its study is in {sweeper.storage}) with: {command} "
+                   "hydra.sweep.dir=NEW_FOLDER hydra.sweeper.sampler.seed=ANOTHER_SEED")
 
 
 def log_hparams(run: PreparedRun, last_logs: dict, step: int) -> None:
@@ -335,7 +341,7 @@ def report(run: PreparedRun, stopped_by: str, step: int, seconds: float, last_lo
         lines.append(f"next: latentcli invert ckpt={last}   |   latentcli evaluate ckpt={last}")
     elif stop_sweep:
         # a Ctrl-C or a preemption stops the whole sweep, not just the job it reached
-        again = shlex.join([a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir="))])
+        again = shlex.join([a for a in sys.argv[1:] if not a.startswith(("resume=", "hydra.sweep.dir=", "hydra.sweeper.sampler.seed="))])
         lines.append(sweep_stop_line(stopped_by, run.out.parent, f"latentcli train {again}"))
     else:
         lines.append(f"continue with: latentcli train resume=true hydra.run.dir={run.out}")
