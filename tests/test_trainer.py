@@ -375,13 +375,16 @@ def test_the_train_task_applies_and_records_its_threads(tmp_path):
 
     before = torch.get_num_threads()
     try:
-        run_task("train", *TINY_TOY, "trainer.max_steps=2", "trainer.threads=1", f"hydra.run.dir={tmp_path}")
+        # a preset may name the fused launcher (the paper presets do); a run without -m is still a single run
+        run_task("train", *TINY_TOY, "trainer.max_steps=2", "trainer.threads=1", "hydra/launcher=fused",
+                 f"hydra.run.dir={tmp_path}")
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
     info = json.loads((tmp_path / "run_info.json").read_text())
     assert info["threads"] == {"setting": 1, "cores": cpu_cores(), "jobs": 1, "threads": 1}
     assert info["device_name"] == "cpu, 1 threads"
+    assert info["launcher"] == "single run"
 
 
 def test_precision_32_from_the_command_line_is_an_integer_and_means_fp32():

@@ -40,13 +40,18 @@ def _slurm_job() -> str | None:
 
 
 def launcher() -> str:
-    """Hydra's launcher (basic, joblib, submitit_slurm, ...), with "+torchrun" when torchrun started us."""
+    """Hydra's launcher (basic, joblib, submitit_slurm, ...; "single run" without -m), with "+torchrun" when
+    torchrun started us."""
     name = "python"
     try:
         from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
 
-        target = HydraConfig.get().launcher._target_  # e.g. hydra_plugins....submitit_launcher.SlurmLauncher
+        hydra = HydraConfig.get()
+        target = hydra.launcher._target_  # e.g. hydra_plugins....submitit_launcher.SlurmLauncher
         name = _LAUNCHERS.get(target.rsplit(".", 1)[-1], target.rsplit(".", 1)[-1])
+        if hydra.mode == RunMode.RUN:  # without -m Hydra launches nothing, whatever launcher a preset names
+            name = "single run"
     except Exception:  # not under Hydra (a script calling the library)
         pass
     if "TORCHELASTIC_RUN_ID" in os.environ:
