@@ -74,6 +74,25 @@ def test_resumed_run_equals_uninterrupted_run_bitwise(tmp_path):
     assert steps == list(range(1, 21))  # the log reads as one run: no repeated or missing steps
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["single", "fused"])
+def test_a_runs_path_does_not_depend_on_its_budget_or_on_how_often_it_logs_saves_or_samples(tmp_path, fused):
+    # the studies' learning curves read step-N checkpoints of a longer run as if they were N-step runs
+    common = [*TINY_TOY, "model=veegan", "trainer.keep_checkpoints=100"]
+    runs = {"long": ["trainer.max_steps=12", "trainer.log_every=1", "trainer.checkpoint_every=4",
+                     "trainer.sample_every=3"],
+            "short": ["trainer.max_steps=8", "trainer.log_every=8", "trainer.checkpoint_every=8",
+                      "trainer.sample_every=100"]}
+    for name, cadence in runs.items():
+        if fused:  # seed 3 beside seed 4 in one group
+            run_task("train", "-m", *common, *cadence, "seed=3,4", "hydra/launcher=fused",
+                     f"hydra.sweep.dir={tmp_path / name}", "hydra.sweep.subdir=seed-${seed}")
+        else:
+            run_task("train", *common, *cadence, "seed=3", f"hydra.run.dir={tmp_path / name / 'seed-3'}")
+    at_8 = [ckpt_io.load(tmp_path / name / "seed-3" / "checkpoints" / ckpt_io.periodic_name(8)) for name in runs]
+    for key in ("step", "model", "optimizers", "rng"):
+        assert_same_state(at_8[0][key], at_8[1][key], key)
+
+
 def test_resume_with_loss_scaling_restores_the_scaler_bitwise(tmp_path, monkeypatch):
     # fp16's GradScaler enabled on the CPU; it doubles its scale every 3 updates without an overflow
     monkeypatch.setattr(Trainer, "_grad_scaler",
