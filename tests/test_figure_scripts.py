@@ -1,4 +1,5 @@
-"""benchmarks/anomaly_figure.py: the numbers it plots from constructed runs (no training), and the picture."""
+"""benchmarks/anomaly_figure.py and sample_sheet.py: the numbers they plot and the pictures they lay out, from
+constructed runs (no training)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import anomaly_figure  # noqa: E402
+import sample_sheet  # noqa: E402
 
 
 def run(model: str, seed: int, normal: int, latent_knn: float, knn: float) -> dict:
@@ -37,3 +39,35 @@ def test_the_picture_is_written(tmp_path):
     path = tmp_path / "anomaly.png"
     anomaly_figure.plot(anomaly_figure.summarise(runs, "latent_knn"), "latent_knn", path)
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def fake_run(folder: Path, model: str, seed: int, colour: tuple[int, int, int]) -> None:
+    from PIL import Image
+
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "config.yaml").write_text(f"model:\n  name: {model}\nseed: {seed}\n")
+    (folder / "samples").mkdir()
+    Image.new("RGB", (20, 10), colour).save(folder / "samples" / "step-00000100.png")
+
+
+def test_the_sample_sheet_puts_a_model_per_row_and_its_seeds_in_order(tmp_path):
+    from PIL import Image
+
+    sweep = tmp_path / "sweep"
+    fake_run(sweep / "0_b", "veegan", 1, (0, 0, 255))
+    fake_run(sweep / "1_a", "veegan", 0, (0, 255, 0))
+    fake_run(sweep / "2_c", "ali", 0, (255, 0, 0))
+    out = tmp_path / "sheet.png"
+    assert sample_sheet.main([str(out), str(sweep), "--width", "40", "--step", "100"]) == 0
+    sheet = Image.open(out).convert("RGB")
+    assert sheet.size == (80, 40)  # 2 columns of 40 px; 2 rows of 20 px (each picture keeps its 2:1 shape)
+    # rows by model name, columns by seed: ali's one run on top, veegan's seeds 0 and 1 below; the gap stays white
+    assert [sheet.getpixel(xy) for xy in [(20, 10), (60, 10), (20, 30), (60, 30)]] == [
+        (255, 0, 0), (255, 255, 255), (0, 255, 0), (0, 0, 255)]
+
+
+def test_the_sample_sheet_refuses_a_folder_without_pictures_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        sample_sheet.main([str(tmp_path / "sheet.png"), str(tmp_path)])
+    assert exit_.value.code == 2 and "no sample pictures found" in capsys.readouterr().err
+    assert not (tmp_path / "sheet.png").exists()
