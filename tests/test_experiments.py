@@ -156,3 +156,20 @@ def test_study_toy_trains_evaluates_every_checkpoint_and_tests_the_models(tmp_pa
     again = subprocess.run([sys.executable, str(script), str(out), "--no-train", "--evaluate", small],
                            capture_output=True, text=True, check=True)
     assert "learning curves: 0 checkpoints to evaluate" in again.stdout
+
+
+def test_the_study_trend_finds_a_steady_rise_that_the_two_end_points_miss():
+    sys.path.insert(0, str(TABLE.parent))
+    import study
+
+    def curves(rise_per_1000: float) -> list[dict]:
+        # 5 seeds, a checkpoint every 1,000 steps to 20,000, each seed with its own wobble of +-0.03
+        wobble = [0.0, 0.03, -0.03, 0.02, -0.02, 0.01, -0.01]
+        return [{"model": "vae", "seed": seed, "step": step,
+                 "hq": 0.4 + rise_per_1000 * step / 1000 + wobble[(step // 1000 + seed) % 7]}
+                for seed in range(5) for step in range(1000, 20_001, 1000)]
+
+    start, last, slope, se, p = study.trend(curves(0.005), "vae", "hq")  # +0.05 per 10,000 steps
+    assert (start, last) == (10_000, 20_000) and slope == pytest.approx(0.05, abs=0.005) and p < 0.001
+    assert study.plateau(curves(0.005), "vae", "hq")[4] > 0.05  # 15,000 against 20,000 alone: within the wobble
+    assert study.trend(curves(0.0), "vae", "hq")[4] > 0.5  # no rise: no trend
