@@ -6,6 +6,7 @@
     python benchmarks/study.py OUT --sweep DIR               # evaluate a sweep trained elsewhere
     python benchmarks/study.py OUT --report-only             # tables and figures again from OUT's evaluations
     ... --publish benchmarks/figures                          # also small copies of the figures for RESULTS.md
+    ... --publish benchmarks/figures --publish-tag long       # ... named study_toy_<dataset>_long_<figure>.png
 
 1. Trains `latentcli train -m experiment=PRESET hydra.sweep.dir=OUT/train resume=auto [overrides]`
    (configs/experiment/study_toy.yaml: 8 models x 5 seeds on grid25, fused per model; study_fmnist.yaml: the same
@@ -513,13 +514,14 @@ def figures(final: list[dict], curves: list[dict], out: Path, protocol: Protocol
     return made
 
 
-def publish(paths: list[Path], folder: Path, protocol: Protocol, dataset: str) -> None:
+def publish(paths: list[Path], folder: Path, protocol: Protocol, dataset: str, tag: str = "") -> None:
     """The figures as small PNGs (256-colour palette) in `folder`, named <preset>_<figure>.png, or
-    <preset>_<dataset>_<figure>.png for a dataset other than the preset's (for RESULTS.md)."""
+    <preset>_<dataset>_<figure>.png for a dataset other than the preset's, with _<tag> after that (for RESULTS.md)."""
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
     prefix = protocol.preset if dataset == protocol.dataset else f"{protocol.preset}_{dataset}"
+    prefix += f"_{tag}" if tag else ""
     for path in paths:
         target = folder / f"{prefix}_{path.name}"
         Image.open(path).convert("RGB").quantize(colors=256).save(target, optimize=True)
@@ -540,6 +542,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--evaluate", default="", help="evaluate overrides for both, e.g. 'n=500 inference.steps=100'")
     parser.add_argument("--no-curves", action="store_true")
     parser.add_argument("--publish", type=Path, help="also write the figures, small, here (benchmarks/figures)")
+    parser.add_argument("--publish-tag", default="", help="a word in the published figures' names, so a second "
+                        "study on the same data (e.g. fewer models, longer) keeps the first one's figures")
     parser.add_argument("--report-only", action="store_true",
                         help="no training, no evaluation: the tables and figures from what OUT holds")
     args = parser.parse_intermixed_args(argv)  # options before, between or after the overrides
@@ -569,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in made:
         print(f"wrote {path}")
     if args.publish:
-        publish(made, args.publish, protocol, "/".join(sorted({r["dataset"] for r in final})))
+        publish(made, args.publish, protocol, "/".join(sorted({r["dataset"] for r in final})), args.publish_tag)
     print(f"wrote {out / 'study.md'}, {out / 'runs.csv'}, {out / 'curves.csv'}")
     return 0
 
