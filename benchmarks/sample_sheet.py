@@ -49,13 +49,13 @@ def main(argv: list[str]) -> int:
     for folder in args.folders:
         if not folder.is_dir():
             parser.error(f"{folder} is not a folder: give a sweep folder or a run folder")
-        for run in sorted(runs_in(folder), key=label):
+        for (model, _), run in sorted((label(run), run) for run in runs_in(folder)):
             path = picture(run, args.step)
             if path is None:
                 print(f"{run}: no samples/step-{args.step or '*'}.png, left out", file=sys.stderr)
                 continue
             image = Image.open(path).convert("RGB")
-            rows.setdefault(label(run)[0], []).append(image.resize(
+            rows.setdefault(model, []).append(image.resize(
                 (args.width, round(image.height * args.width / image.width)), Image.LANCZOS))
     if not rows:
         parser.error("no sample pictures found in the folders given")
