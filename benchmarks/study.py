@@ -317,21 +317,27 @@ def comparison(rows: list[dict], x: str, y: str, key: str, label: str, scale: fl
             f"{agree} |")
 
 
+def seed_curves(curves: list[dict], model: str, key: str) -> dict[int, dict[int, float]]:
+    """One model's learning curves for one metric, {seed: {step: value}}; missing values left out."""
+    by_seed: dict[int, dict[int, float]] = {}
+    for r in curves:
+        if r["model"] == model and r[key] is not None:
+            by_seed.setdefault(r["seed"], {})[r["step"]] = float(r[key])
+    return by_seed
+
+
 def plateau(curves: list[dict], model: str, key: str) -> tuple[int, int, float, float, float] | None:
     """(step at 3/4, last step, mean change from it to the last, its s.e., paired t-test p) for one model."""
     from scipy.stats import ttest_rel
 
-    rows = [r for r in curves if r["model"] == model and r[key] is not None]
-    if not rows:
+    by_seed = seed_curves(curves, model, key)
+    steps = sorted({step for d in by_seed.values() for step in d})
+    if not steps:
         return None
-    last = max(r["step"] for r in rows)
-    steps = sorted({r["step"] for r in rows})
+    last = steps[-1]
     three_q = min(steps, key=lambda s: abs(s - 0.75 * last))
     if three_q == last:
         return None
-    by_seed = {}
-    for r in rows:
-        by_seed.setdefault(r["seed"], {})[r["step"]] = float(r[key])
     pairs = [(d[three_q], d[last]) for d in by_seed.values() if three_q in d and last in d]
     if len(pairs) < 2:
         return None
@@ -346,15 +352,12 @@ def trend(curves: list[dict], model: str, key: str) -> tuple[int, int, float, fl
     t-test p against no slope): each seed's least-squares line through its checkpoints from half the steps on."""
     from scipy.stats import linregress, ttest_1samp
 
-    rows = [r for r in curves if r["model"] == model and r[key] is not None]
-    if not rows:
+    by_seed = seed_curves(curves, model, key)
+    last = max((step for d in by_seed.values() for step in d), default=None)
+    if last is None:
         return None
-    last = max(r["step"] for r in rows)
-    by_seed = {}
-    for r in rows:
-        if r["step"] >= last / 2:
-            by_seed.setdefault(r["seed"], []).append((r["step"], float(r[key])))
-    lines = [sorted(points) for points in by_seed.values() if len({s for s, _ in points}) >= 3]
+    lines = [sorted((step, v) for step, v in d.items() if step >= last / 2) for d in by_seed.values()]
+    lines = [points for points in lines if len(points) >= 3]
     if len(lines) < 2:
         return None
     slopes = [linregress(*zip(*points)).slope * 10_000 for points in lines]
