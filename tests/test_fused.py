@@ -319,8 +319,6 @@ def fused_straight(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [40, 90])  # fixed steps: a failure names the step it drew
 def test_kill_9_of_a_fused_group_then_resume_auto_equals_an_uninterrupted_run(tmp_path, kill_after, fused_straight):
-    from test_trainer import assert_same_state
-
     steps, env = KILL_STEPS, ONE_THREAD
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "latentcli", *_fused_sweep(killed, steps)], stdout=subprocess.PIPE,
@@ -335,15 +333,33 @@ def test_kill_9_of_a_fused_group_then_resume_auto_equals_an_uninterrupted_run(tm
     assert "resuming" in out.stdout
     since = re.search(r"member-steps/s since step (\d+)\)", out.stdout)  # this process's rate, not from step 0
     assert since and 0 < int(since.group(1)) < steps, out.stdout
-    jobs = sorted(p.name for p in fused_straight.iterdir() if p.is_dir())
+    assert_same_sweep(fused_straight, killed)
+
+
+def assert_same_sweep(straight: Path, resumed: Path) -> None:
+    """Each job's last checkpoint of `resumed` equals `straight`'s bitwise, and its metrics.jsonl reads as one run."""
+    from test_trainer import assert_same_state
+
+    jobs = sorted(p.name for p in straight.iterdir() if p.is_dir())
     assert len(jobs) == 3
     for job in jobs:
-        straight = torch.load(fused_straight / job / "checkpoints" / "last.ckpt", weights_only=True)
-        resumed = torch.load(killed / job / "checkpoints" / "last.ckpt", weights_only=True)
+        a = torch.load(straight / job / "checkpoints" / "last.ckpt", weights_only=True)
+        b = torch.load(resumed / job / "checkpoints" / "last.ckpt", weights_only=True)
         for key in ("model", "optimizers", "ema", "step", "rng"):
-            assert_same_state(straight[key], resumed[key], key)
-        lines = [json.loads(line)["step"] for line in (killed / job / "metrics.jsonl").read_text().splitlines()]
+            assert_same_state(a[key], b[key], key)
+        lines = [json.loads(line)["step"] for line in (resumed / job / "metrics.jsonl").read_text().splitlines()]
         assert lines == sorted(set(lines)), "metrics.jsonl repeats or misorders steps after the resume"
+
+
+@pytest.mark.slow
+def test_a_finished_fused_sweep_rerun_with_a_larger_budget_equals_that_budget_from_the_start(tmp_path, fused_straight):
+    """How a study is taken further (its runs to 40,000 steps, later the same command to 80,000 with resume=auto):
+    the continued runs are the longer runs, not runs restarted with something reset at their first end."""
+    extended = tmp_path / "extended"
+    run_cli(*_fused_sweep(extended, 60), env=ONE_THREAD)
+    out = run_cli(*_fused_sweep(extended, KILL_STEPS, "resume=auto"), env=ONE_THREAD)
+    assert out.stdout.count("from step 60") == 3
+    assert_same_sweep(fused_straight, extended)
 
 
 def test_members_saved_at_different_steps_resume_from_the_newest_step_all_kept(tmp_path):
