@@ -151,6 +151,7 @@ def test_study_toy_trains_evaluates_every_checkpoint_and_tests_the_models(tmp_pa
         (r["run"], step) for r in runs for step in ("2", "4"))
     text = (out / "study.md").read_text()
     assert "| bigan vs gan | HQ % |" in text and "| bigan | 2 | 4 |" in text and "| gan | HQ % | 2 | 4 |" in text
+    assert text.count("| bigan vs gan | HQ % |") == 2  # the last checkpoint, then the last quarter's average
     for png in ("q1_quality_vs_inference.png", "q3_hybrids.png", "learning_curves.png"):
         assert (out / png).stat().st_size > 10000
     again = subprocess.run([sys.executable, str(script), str(out), "--no-train", "--evaluate", small],
@@ -173,3 +174,18 @@ def test_the_study_trend_finds_a_steady_rise_that_the_two_end_points_miss():
     assert (start, last) == (10_000, 20_000) and slope == pytest.approx(0.05, abs=0.005) and p < 0.001
     assert study.plateau(curves(0.005), "vae", "hq")[4] > 0.05  # 15,000 against 20,000 alone: within the wobble
     assert study.trend(curves(0.0), "vae", "hq")[4] > 0.5  # no rise: no trend
+
+
+def test_the_study_last_quarter_average_is_each_seeds_mean_after_three_quarters_of_the_steps():
+    sys.path.insert(0, str(TABLE.parent))
+    import study
+
+    # seed s swings between 0.2 and 0.8 from checkpoint to checkpoint; its last checkpoint alone says 0.8 or 0.2
+    curves = [{"model": "vaegan", "seed": seed, "step": step, "hq": 0.2 + 0.6 * ((step // 1000 + seed) % 2)}
+              for seed in range(2) for step in range(1000, 8001, 1000)]
+    curves += [{"model": "vae", "seed": 0, "step": step, "hq": None if step == 8000 else step / 10_000}
+               for step in range(1000, 8001, 1000)]
+    rows = {(r["model"], r["seed"]): r for r in study.last_quarter(curves, ["hq"])}
+    assert rows[("vaegan", 0)]["checkpoints"] == 2  # 7,000 and 8,000: after 3/4 of 8,000
+    assert rows[("vaegan", 0)]["hq"] == pytest.approx(0.5) and rows[("vaegan", 1)]["hq"] == pytest.approx(0.5)
+    assert rows[("vae", 0)]["hq"] == pytest.approx(0.7)  # a missing value is left out, not counted as zero
