@@ -29,11 +29,11 @@ probe on the inferred latents (beside the same probe on raw pixels, the baseline
 Statistics: mean ± standard error over seeds; "X beats Y" is Welch's t-test (scipy.stats.ttest_ind,
 equal_var=False, two-sided) on the per-seed values; "seeds disagree" where some seed of the loser beats some seed
 of the winner (the number of such seed pairs out of n_X x n_Y is given). The same tests once more on each seed's
-mean over its checkpoints in the last quarter of the steps, where one checkpoint's swing could decide. Plateau, two tests: the paired t-test over
-seeds (scipy.stats.ttest_rel) between the last checkpoint and the one at 3/4 of the steps, and the trend over the
-second half: each seed's least-squares slope through its checkpoints from half the steps on, tested against zero
-over seeds (scipy.stats.ttest_1samp). The trend uses every checkpoint, so it finds a slow steady rise that two
-noisy end points miss; "still improving" if either test finds a significant change in the good direction.
+mean over its checkpoints in the last quarter of the steps, where one checkpoint's swing could decide. Plateau, two
+tests: the paired t-test over seeds (scipy.stats.ttest_rel) between the last checkpoint and the one at 3/4 of the
+steps, and the trend over the second half: each seed's least-squares slope through its checkpoints from half the
+steps on, tested against zero over seeds (scipy.stats.ttest_1samp). The trend uses every checkpoint, so it finds a
+slow steady rise that two noisy end points miss; "still improving" if either test finds a significant change in the good direction.
 """
 
 from __future__ import annotations
