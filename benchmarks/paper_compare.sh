@@ -2,8 +2,8 @@
 # A paper preset of latentcli beside its bare-PyTorch reference (benchmarks/reference/), same budget and seeds:
 #   benchmarks/paper_compare.sh PRESET OUTDIR [STEPS] [SEEDS] [DEVICE] [PARALLEL]
 #   PRESET: pacgan_grid25 (GAN, PacGAN2-4, and ALI on latentcli's side only: the reference has no ALI) |
-#   alice_toy (ALI and ALICE) | veegan_grid25 (GAN, ALI and VEEGAN; the reference also runs the GAN row's other
-#   generator-loss readings, arms gan_minimax and gan_logit)
+#   alice_toy (ALI and ALICE) | veegan_grid25, veegan_ring8 (GAN, ALI and VEEGAN; the reference also runs the GAN
+#   row's other generator-loss readings, arms gan_minimax and gan_logit)
 #   STEPS: training steps of every run ("full": the paper's budget); SEEDS: seeds 0..SEEDS-1 (default 5);
 #   DEVICE: cpu | cuda (default cpu); PARALLEL: runs at a time (default 2, one thread each).
 # Then prints OUTDIR/table.md (benchmarks/paper_table.py): mean +- s.e. of the paper's protocol per arm and side.
@@ -49,16 +49,17 @@ for ((seed = first; seed < first + seeds; seed++)); do
       ours alice $seed experiment=paper/alice_toy model=alice seed=$seed
       ref ali alice_toy.py --lam 0 --adam-clock separate --seed $seed  # latentcli: one optimiser per player
       ref alice alice_toy.py --lam 1 --adam-clock separate --seed $seed ;;
-    veegan_grid25)
-      ours gan $seed experiment=paper/veegan_grid25 model=gan seed=$seed
-      ours ali $seed experiment=paper/veegan_grid25 model=ali seed=$seed
-      ours veegan $seed experiment=paper/veegan_grid25 model=veegan seed=$seed
-      ref gan veegan_toy.py --dataset grid25 --model gan --generator-loss ns --seed $seed
-      ref gan_minimax veegan_toy.py --dataset grid25 --model gan --generator-loss minimax --seed $seed
-      ref gan_logit veegan_toy.py --dataset grid25 --model gan --generator-loss logit --seed $seed
-      ref ali veegan_toy.py --dataset grid25 --model ali --seed $seed
-      ref veegan veegan_toy.py --dataset grid25 --seed $seed ;;
-    *) echo "unknown preset $preset: pacgan_grid25, alice_toy or veegan_grid25" >&2; exit 2 ;;
+    veegan_grid25 | veegan_ring8)
+      data=${preset#veegan_}
+      ours gan $seed experiment=paper/$preset model=gan seed=$seed
+      ours ali $seed experiment=paper/$preset model=ali seed=$seed
+      ours veegan $seed experiment=paper/$preset model=veegan seed=$seed
+      ref gan veegan_toy.py --dataset $data --model gan --generator-loss ns --seed $seed
+      ref gan_minimax veegan_toy.py --dataset $data --model gan --generator-loss minimax --seed $seed
+      ref gan_logit veegan_toy.py --dataset $data --model gan --generator-loss logit --seed $seed
+      ref ali veegan_toy.py --dataset $data --model ali --seed $seed
+      ref veegan veegan_toy.py --dataset $data --seed $seed ;;
+    *) echo "unknown preset $preset: pacgan_grid25, alice_toy, veegan_grid25 or veegan_ring8" >&2; exit 2 ;;
   esac
 done
 echo "$(wc -l < "$jobs") runs, $parallel at a time, on $device; budget: $steps steps; logs in $out"
