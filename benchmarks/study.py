@@ -299,6 +299,10 @@ def reversed_pairs(better: list[float], worse: list[float], higher: bool) -> int
     return sum((b < w) if higher else (b > w) for b in better for w in worse)
 
 
+COMPARISON_HEADER = ["| pair | metric | first | second | p | better (bold: p < 0.05) | seeds |",
+                     "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+
+
 def comparison(rows: list[dict], x: str, y: str, key: str, label: str, scale: float, higher: bool) -> str:
     a, b = values(rows, x, key), values(rows, y, key)
     if not a or not b:
@@ -374,13 +378,14 @@ def last_quarter(curves: list[dict], keys: list[str]) -> list[dict]:
     rows = []
     for model in sorted({r["model"] for r in curves}):
         last = max(r["step"] for r in curves if r["model"] == model)
-        for seed in sorted({r["seed"] for r in curves if r["model"] == model}):
-            late = [r for r in curves if r["model"] == model and r["seed"] == seed and r["step"] > 0.75 * last]
+        late = [r for r in curves if r["model"] == model and r["step"] > 0.75 * last]
+        for seed in sorted({r["seed"] for r in late}):
+            mine = [r for r in late if r["seed"] == seed]
             means = {}
             for k in keys:
-                got = [float(r[k]) for r in late if r[k] is not None]
+                got = [float(r[k]) for r in mine if r[k] is not None]
                 means[k] = sum(got) / len(got) if got else None
-            rows.append({"model": model, "seed": seed, "checkpoints": len(late), **means})
+            rows.append({"model": model, "seed": seed, "checkpoints": len(mine), **means})
     return rows
 
 
@@ -408,8 +413,7 @@ def tables(final: list[dict], curves: list[dict], protocol: Protocol) -> str:
         lines.append(f"- {m}: " + "; ".join(f"s{r['seed']} " + " / ".join(
             "n/a" if r[k] is None else f"{r[k] * info[k][1]:.3g}" for k in shown) for r in per))
     lines += ["", "## Comparisons: Welch's t-test over seeds (two-sided)", "",
-              "| pair | metric | first | second | p | better (bold: p < 0.05) | seeds |",
-              "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+              *COMPARISON_HEADER]
     for x, y, k in protocol.comparisons:
         if x in models and y in models:
             lines.append(comparison(final, x, y, k, *info[k]))
@@ -421,8 +425,7 @@ def tables(final: list[dict], curves: list[dict], protocol: Protocol) -> str:
         lines += ["", "## Comparisons on the last quarter's average: Welch's t-test over seeds (two-sided)", "",
                   "Each seed's mean over its checkpoints after 3/4 of the steps "
                   f"({'/'.join(map(str, counts))} checkpoints), so that one checkpoint's swing does not decide.", "",
-                  "| pair | metric | first | second | p | better (bold: p < 0.05) | seeds |",
-                  "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+                  *COMPARISON_HEADER]
         lines += [comparison(late, x, y, k, *info[k]) for x, y, k in pairs]
     if curves:
         lines += ["", "## Has it stopped improving? The last quarter's change and the second half's trend", "",
