@@ -11,7 +11,9 @@
 1. Trains `latentcli train -m experiment=PRESET hydra.sweep.dir=OUT/train resume=auto [overrides]`
    (configs/experiment/study_toy.yaml: 8 models x 5 seeds on grid25, fused per model; study_fmnist.yaml: the same
    8 models x 3 seeds on Fashion-MNIST; every checkpoint kept); rerunning the same command continues a killed
-   sweep (resume=auto) and skips what is evaluated already.
+   sweep (resume=auto) and skips what is evaluated already; with a larger trainer.max_steps it trains every run
+   further. Keep the first command's model= and seed= lists (new values at the end): job folders are numbered by
+   position, and train refuses a job whose run sits under another number.
 2. Evaluates the final checkpoints: `latentcli evaluate sweep=OUT/train hydra.run.dir=OUT/evaluate` (the
    protocol's metrics; gan inverted by optimisation, the others by their encoders).
 3. Evaluates every intermediate step-N.ckpt with the same code (`latentcli.cli.main(["evaluate", "ckpt=..."])`,
