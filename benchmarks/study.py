@@ -586,12 +586,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)  # options before, between or after the overrides
     protocol = PROTOCOLS[args.protocol]
     out = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     sweep = args.sweep.resolve() if args.sweep else out / "train"
     if (args.sweep or args.no_train or args.report_only) and not sweep.is_dir():
         raise SystemExit(f"study: {sweep} is not a folder of trained runs: train first (without --no-train, "
                          "--report-only), or name the sweep with --sweep")
+    out.mkdir(parents=True, exist_ok=True)  # after the checks: a refused command leaves no empty folder behind
     if not args.sweep and not args.no_train and not args.report_only:
         train(out, protocol, args.overrides)
     if not args.report_only:
